@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"kiln/internal/server"
+)
+
+// shutdownGrace is how long serve lets in-flight work finish on SIGINT or
+// SIGTERM before abandoning it.
+const shutdownGrace = 10 * time.Second
+
+func serve(ctx context.Context, args []string, io IO) error {
+	fs := flags("serve", io)
+	var c common
+	c.register(fs)
+	listen := fs.String("listen", "", "address to listen on (default: 127.0.0.1:8080, or listen in the configuration)")
+	if err := parse(fs, args, false); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+		if err := cfg.Validate(); err != nil {
+			return usageError{err}
+		}
+	}
+	log := newLogger(io.Err, cfg.Log.Level, cfg.Log.Format)
+	a, err := build(cfg, log, 0)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{
+		PublicURL:   cfg.PublicURL,
+		CacheMaxAge: cfg.HTTP.CacheMaxAge,
+		StaleMaxAge: cfg.HTTP.StaleMaxAge,
+		CORS:        cfg.HTTP.CORS,
+		AccessLog:   cfg.Log.Access,
+	}, a.pipeline, a.styles, a.metrics, log)
+	if err != nil {
+		a.pipeline.Close(ctx)
+		return usageError{err}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		a.pipeline.Close(ctx)
+		return err
+	}
+	// Requests waiting for renders are answered 503 at once when draining.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	hs := &http.Server{
+		Handler:           srv,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	srv.SetReady(true)
+	log.Info("kiln serving", "url", "http://"+urlHost(ln.Addr()), "data", cfg.Data, "styles", len(a.styles))
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		a.pipeline.Close(context.Background())
+		return fmt.Errorf("serving: %w", err)
+	}
+	log.Info("shutting down", "grace", shutdownGrace)
+	srv.SetReady(false)
+	cancelBase()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := a.pipeline.Close(sctx); err != nil {
+		log.Warn("render queue shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// urlHost is the listener's address as a browser should use it: a wildcard
+// address is reached on loopback.
+func urlHost(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port) + "/"
+}

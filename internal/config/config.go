@@ -1,0 +1,297 @@
+// Package config is kiln's configuration: the TOML file's schema with its
+// defaults, and the checks that stop start-up with an error naming the bad
+// key. It reads the file and nothing else.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"kiln/internal/imgenc"
+	"kiln/internal/tile"
+)
+
+// DefaultFile is read from the working directory when no --config is given.
+const DefaultFile = "kiln.toml"
+
+// Config is the whole configuration.
+type Config struct {
+	Listen    string `toml:"listen"`
+	Data      string `toml:"data"`
+	PublicURL string `toml:"public_url"` // base of the URLs kiln hands out; default: the request's
+
+	Log    Log     `toml:"log"`
+	Render Render  `toml:"render"`
+	HTTP   HTTP    `toml:"http"`
+	Styles []Style `toml:"-"` // decoded one by one onto the style defaults
+
+	file string // where it was read from, for error messages
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+	Access bool   `toml:"access"` // a line per HTTP request
+}
+
+// Render configures the render queue and its workers.
+type Render struct {
+	Workers       int           `toml:"workers"` // 0: one per core
+	Timeout       time.Duration `toml:"timeout"` // deadline of one metatile render
+	Wait          time.Duration `toml:"wait"`    // how long a request for a missing tile waits before 503
+	QueueOnDemand int           `toml:"queue_ondemand"`
+	QueueDirty    int           `toml:"queue_dirty"`
+	QueueBulk     int           `toml:"queue_bulk"`
+	QueueLow      int           `toml:"queue_low"`
+}
+
+// HTTP configures the answers to tile requests.
+type HTTP struct {
+	CacheMaxAge time.Duration `toml:"cache_max_age"` // Cache-Control max-age of fresh tiles
+	StaleMaxAge time.Duration `toml:"stale_max_age"` // max-age of tiles served while re-rendering
+	CORS        string        `toml:"cors"`          // Access-Control-Allow-Origin; "" for none
+}
+
+// Style is a tileset, declared like a renderd.conf map section.
+type Style struct {
+	ID          string        `toml:"id"`
+	Renderer    string        `toml:"renderer"` // "map" or "debug"
+	Style       string        `toml:"style"`    // map renderer: a built-in style name or a style file
+	URI         string        `toml:"uri"`      // mod_tile-style alias such as "/osm/"
+	MinZoom     int           `toml:"min_zoom"`
+	MaxZoom     int           `toml:"max_zoom"`
+	TileSize    int           `toml:"tile_size"`
+	Format      string        `toml:"format"`  // png, png8, jpeg, webp
+	Quality     int           `toml:"quality"` // JPEG quality, 1–100
+	Metatile    int           `toml:"metatile"`
+	TTL         time.Duration `toml:"ttl"` // 0: tiles age only through imports and expiry
+	Description string        `toml:"description"`
+	Attribution string        `toml:"attribution"`
+}
+
+// Default is the configuration without a file.
+func Default() *Config {
+	return &Config{
+		Listen: "127.0.0.1:8080",
+		Data:   "./kiln-data",
+		Log:    Log{Level: "info", Format: "text", Access: true},
+		Render: Render{
+			Timeout:       time.Minute,
+			Wait:          30 * time.Second,
+			QueueOnDemand: 256,
+			QueueDirty:    8000,
+			QueueBulk:     256,
+			QueueLow:      8000,
+		},
+		HTTP: HTTP{CacheMaxAge: 3 * time.Hour, StaleMaxAge: 15 * time.Minute, CORS: "*"},
+	}
+}
+
+// DefaultStyle holds the values a [[styles]] section starts from.
+func DefaultStyle() Style {
+	return Style{Renderer: "map", Style: "default", MaxZoom: 18, TileSize: 256, Format: "png", Metatile: 8}
+}
+
+// builtins are the styles that exist whether or not the file declares them;
+// a section with the same id replaces one.
+func builtins() []Style {
+	debug := DefaultStyle()
+	debug.ID, debug.Renderer, debug.Style, debug.MaxZoom = "debug", "debug", "", tile.MaxZoom
+	debug.Description = "kiln debug grid: z/x/y, metatile and render time of every tile"
+	return []Style{debug}
+}
+
+// Load reads the configuration. With path "", it reads kiln.toml from the
+// working directory if there is one, else takes the defaults.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if path == "" {
+		if _, err := os.Stat(DefaultFile); errors.Is(err, fs.ErrNotExist) {
+			c.Styles = builtins()
+			return c, c.Validate()
+		}
+		path = DefaultFile
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.decode(path, string(b)); err != nil {
+		return nil, err
+	}
+	return c, c.Validate()
+}
+
+// decode reads TOML text onto c, refusing unknown keys.
+func (c *Config) decode(file, text string) error {
+	c.file = file
+	var raw struct {
+		Styles []toml.Primitive `toml:"styles"`
+	}
+	md, err := toml.Decode(text, c)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if _, err := toml.Decode(text, &raw); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	for i, p := range raw.Styles {
+		s := DefaultStyle()
+		if err := md.PrimitiveDecode(p, &s); err != nil {
+			return fmt.Errorf("%s: styles[%d]: %w", file, i, err)
+		}
+		c.Styles = append(c.Styles, s)
+	}
+	if keys := md.Undecoded(); len(keys) > 0 {
+		return fmt.Errorf("%s: unknown key %s", file, c.locate(text, keys[0]))
+	}
+	for _, b := range builtins() {
+		if !slices.ContainsFunc(c.Styles, func(s Style) bool { return s.ID == b.ID }) {
+			c.Styles = append(c.Styles, b)
+		}
+	}
+	return nil
+}
+
+// locate names an unknown key, with the index of the [[styles]] section it
+// is in ("styles[1].colour"), which TOML's key paths do not carry.
+func (c *Config) locate(text string, k toml.Key) string {
+	if len(k) == 2 && k[0] == "styles" {
+		var raw struct {
+			Styles []map[string]any `toml:"styles"`
+		}
+		if _, err := toml.Decode(text, &raw); err == nil {
+			for i, s := range raw.Styles {
+				if _, ok := s[k[1]]; ok {
+					return fmt.Sprintf("styles[%d].%s", i, k[1])
+				}
+			}
+		}
+	}
+	return k.String()
+}
+
+var (
+	styleID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+	uriPath = regexp.MustCompile(`^/([A-Za-z0-9_.-]+/)+$`)
+	// reservedPrefixes are kiln's own routes, which an alias must not shadow.
+	reservedPrefixes = []string{"/styles/", "/data/", "/thumbnail", "/metrics", "/healthz", "/xino", "/soap", "/doc/", "/static/"}
+)
+
+// Validate checks every value, naming the first bad key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port", c.Listen)
+	}
+	if c.Data == "" {
+		bad("data", "empty")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			bad("public_url", "%q is not an http(s) URL", c.PublicURL)
+		}
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	r := c.Render
+	if r.Workers < 0 || r.Workers > 1024 {
+		bad("render.workers", "%d is not between 0 (one per core) and 1024", r.Workers)
+	}
+	if r.Timeout <= 0 {
+		bad("render.timeout", "%v is not a positive duration", r.Timeout)
+	}
+	if r.Wait <= 0 {
+		bad("render.wait", "%v is not a positive duration", r.Wait)
+	}
+	for _, q := range []struct {
+		key string
+		n   int
+	}{{"render.queue_ondemand", r.QueueOnDemand}, {"render.queue_dirty", r.QueueDirty}, {"render.queue_bulk", r.QueueBulk}, {"render.queue_low", r.QueueLow}} {
+		if q.n < 1 || q.n > 1_000_000 {
+			bad(q.key, "%d is not between 1 and 1000000", q.n)
+		}
+	}
+	if c.HTTP.CacheMaxAge < 0 {
+		bad("http.cache_max_age", "%v is negative", c.HTTP.CacheMaxAge)
+	}
+	if c.HTTP.StaleMaxAge < 0 {
+		bad("http.stale_max_age", "%v is negative", c.HTTP.StaleMaxAge)
+	}
+	if strings.ContainsAny(c.HTTP.CORS, "\r\n") {
+		bad("http.cors", "contains a line break")
+	}
+	ids, uris := map[string]bool{}, map[string]bool{}
+	for i, s := range c.Styles {
+		key := fmt.Sprintf("styles[%d]", i)
+		if s.ID != "" {
+			key = fmt.Sprintf("styles[%d] (%q)", i, s.ID)
+		}
+		if !styleID.MatchString(s.ID) {
+			bad(key+".id", "%q must be 1 to 40 letters, digits, '_' or '-'", s.ID)
+		}
+		if ids[s.ID] {
+			bad(key+".id", "%q is declared twice", s.ID)
+		}
+		ids[s.ID] = true
+		if s.URI != "" {
+			switch {
+			case !uriPath.MatchString(s.URI) || strings.Contains(s.URI, "/../") || strings.Contains(s.URI, "/./"):
+				bad(key+".uri", "%q must be a path such as \"/osm/\", starting and ending with '/'", s.URI)
+			case slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(s.URI, p) }):
+				bad(key+".uri", "%q is one of kiln's own routes", s.URI)
+			case uris[s.URI]:
+				bad(key+".uri", "%q is used by another style", s.URI)
+			}
+			uris[s.URI] = true
+		}
+		if s.MinZoom < 0 || s.MinZoom > tile.MaxZoom {
+			bad(key+".min_zoom", "%d is not between 0 and %d", s.MinZoom, tile.MaxZoom)
+		}
+		if s.MaxZoom < s.MinZoom || s.MaxZoom > tile.MaxZoom {
+			bad(key+".max_zoom", "%d is not between min_zoom (%d) and %d", s.MaxZoom, s.MinZoom, tile.MaxZoom)
+		}
+		if s.TileSize < 64 || s.TileSize > 1024 || s.TileSize&(s.TileSize-1) != 0 {
+			bad(key+".tile_size", "%d is not a power of two from 64 to 1024", s.TileSize)
+		}
+		if _, err := imgenc.ParseFormat(s.Format); err != nil {
+			bad(key+".format", "%v", err)
+		}
+		if s.Quality < 0 || s.Quality > 100 {
+			bad(key+".quality", "%d is not between 1 and 100", s.Quality)
+		}
+		if s.Metatile < 1 || s.Metatile > 16 || s.Metatile&(s.Metatile-1) != 0 {
+			bad(key+".metatile", "%d is not 1, 2, 4, 8 or 16", s.Metatile)
+		}
+		if s.TTL < 0 {
+			bad(key+".ttl", "%v is negative", s.TTL)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	err := errors.Join(errs...)
+	if c.file != "" {
+		return fmt.Errorf("%s: %w", c.file, err)
+	}
+	return err
+}

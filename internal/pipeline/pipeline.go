@@ -1,0 +1,359 @@
+// Package pipeline is kiln's core: a tile request is answered from the
+// cache, or queued with a priority, de-duplicated, rendered as a whole
+// metatile, stored and answered, the way mod_tile and renderd do it
+// together. Renderers and the cache store plug in through the small
+// interfaces below.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kiln/internal/imgenc"
+	"kiln/internal/metatile"
+	"kiln/internal/metrics"
+	"kiln/internal/renderq"
+	"kiln/internal/tile"
+	"kiln/internal/tilestore"
+)
+
+// Renderer draws one metatile.
+type Renderer interface {
+	// Render draws metatile m into dst, whose bounds are the metatile's
+	// pixel area: m.Side() tiles of tileSize pixels per side, tileSize being
+	// the style's tile size times scale. dst starts transparent.
+	Render(ctx context.Context, m tile.Meta, tileSize int, scale float64, dst *image.RGBA) error
+}
+
+// Store is the cache of rendered metatiles (see tilestore.Files).
+type Store interface {
+	// ReadTile appends tile c of metatile m of tileset set to dst.
+	// tilestore.ErrNotFound if missing, metatile.ErrCorrupt if unreadable.
+	ReadTile(ctx context.Context, set string, m tile.Meta, c tile.Coord, dst []byte) (tilestore.Tile, error)
+	// Stat describes a stored metatile; on tilestore.ErrNotFound, Info.ID
+	// still says where it would be stored.
+	Stat(ctx context.Context, set string, m tile.Meta) (tilestore.Info, error)
+	// Put stores a whole metatile file atomically.
+	Put(ctx context.Context, set string, m tile.Meta, file []byte) error
+	MarkDirty(ctx context.Context, set string, m tile.Meta) error
+	Delete(ctx context.Context, set string, m tile.Meta) error
+	// ImportTime is when map data was last imported: older tiles are stale.
+	ImportTime(set string) time.Time
+}
+
+// Style is a tileset that kiln serves: renderd.conf's map section.
+type Style struct {
+	ID               string
+	Renderer         Renderer
+	RendererName     string // for metrics: "map" for every tile style
+	Encoder          *imgenc.Encoder
+	MinZoom, MaxZoom int
+	TileSize         int           // pixels per side at @1x
+	MetaSize         int           // tiles per metatile side
+	TTL              time.Duration // tiles older than this are stale; 0: only imports and dirty marks age them
+	URI              string        // mod_tile-style alias, "" for none
+	Description      string
+	Attribution      string
+}
+
+// Set names the cache directory of the style at a scale: "osm", "osm@2x".
+func (s *Style) Set(scale int) string {
+	if scale == 1 {
+		return s.ID
+	}
+	return fmt.Sprintf("%s@%dx", s.ID, scale)
+}
+
+// Request names one tile of a style at a scale (1 or 2).
+type Request struct {
+	Style *Style
+	Scale int
+	tile.Coord
+}
+
+func (r Request) meta() tile.Meta { return tile.MetaOf(r.Coord, r.Style.MetaSize) }
+
+// State says where an answered tile came from.
+type State int
+
+const (
+	Fresh    State = iota // from the cache, up to date
+	Stale                 // from the cache, out of date; a re-render is queued
+	Rendered              // missing from the cache, rendered for this request
+)
+
+// Tile is an answered tile.
+type Tile struct {
+	Data       []byte
+	Gzip       bool      // Data is gzip-compressed
+	RenderedAt time.Time // when its metatile was rendered
+	State      State
+}
+
+var (
+	// ErrUnavailable marks answers that a client should retry later: the
+	// render did not finish in time, the queue is full, the cache's disk
+	// is full.
+	ErrUnavailable = errors.New("tile not available now")
+)
+
+// Config tunes a pipeline.
+type Config struct {
+	Workers       int                        // render workers; 0: one per core
+	Wait          time.Duration              // how long Tile waits for a missing tile; 0: until its context ends
+	RenderTimeout time.Duration              // deadline of one metatile render
+	QueueLimits   [renderq.NumPriorities]int // 0 entries take renderq's defaults
+}
+
+// Pipeline answers tile requests and runs renders.
+type Pipeline struct {
+	store   Store
+	queue   *renderq.Queue[*rendered]
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	workers int
+	wait    time.Duration
+
+	canvases sync.Map // pixel side → *sync.Pool of *image.RGBA
+
+	meanRender atomic.Int64 // moving average of a render's nanoseconds, for Retry-After
+}
+
+// rendered is a metatile just rendered, handed to every waiter.
+type rendered struct {
+	meta       tile.Meta
+	tiles      [][]byte // by metatile index slot
+	renderedAt time.Time
+}
+
+// New starts a pipeline with its render workers.
+func New(store Store, cfg Config, m *metrics.Metrics, log *slog.Logger) *Pipeline {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	p := &Pipeline{store: store, metrics: m, log: log, workers: cfg.Workers, wait: cfg.Wait}
+	p.queue = renderq.New[*rendered](renderq.Config{
+		Workers: cfg.Workers,
+		Limits:  cfg.QueueLimits,
+		Timeout: cfg.RenderTimeout,
+		Logger:  log,
+	})
+	m.WatchQueue(p.queue.Stats)
+	return p
+}
+
+// Close stops the workers: queued renders are dropped, running ones get
+// until ctx ends.
+func (p *Pipeline) Close(ctx context.Context) error { return p.queue.Close(ctx) }
+
+// QueueStats reports the render queue's state.
+func (p *Pipeline) QueueStats() renderq.Stats { return p.queue.Stats() }
+
+// Tile answers a tile request: a fresh tile from the cache; a stale one
+// from the cache with a re-render queued; a missing (or corrupt) one
+// rendered on demand and waited for until ctx ends or the configured wait
+// is over. buf, if not nil, is reused for the tile's bytes.
+func (p *Pipeline) Tile(ctx context.Context, req Request, buf []byte) (Tile, error) {
+	set, m := req.Style.Set(req.Scale), req.meta()
+	t, err := p.store.ReadTile(ctx, set, m, req.Coord, buf)
+	switch {
+	case err == nil:
+		now := time.Now()
+		out := Tile{Data: t.Data, Gzip: t.Gzip, RenderedAt: tilestore.RenderedAt(t.ModTime, now)}
+		if p.fresh(req.Style, set, t.ModTime, now) {
+			p.cacheResult("hit")
+			return out, nil
+		}
+		p.cacheResult("stale")
+		out.State = Stale
+		if _, err := p.submit(req.Style, req.Scale, m, renderq.Dirty); err != nil && !errors.Is(err, renderq.ErrDeferred) {
+			p.log.Debug("stale tile not re-queued", "tile", req.Coord, "style", set, "err", err)
+		}
+		return out, nil
+	case errors.Is(err, metatile.ErrCorrupt):
+		p.log.Warn("corrupt metatile, rendering it again", "style", set, "metatile", m, "err", err)
+	case !errors.Is(err, tilestore.ErrNotFound):
+		return Tile{}, fmt.Errorf("reading tile %s of %s: %w", req.Coord, set, err)
+	}
+	p.cacheResult("miss")
+	if p.wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.wait)
+		defer cancel()
+	}
+	r, err := p.renderAndWait(ctx, req.Style, req.Scale, m, renderq.OnDemand)
+	if err != nil {
+		return Tile{}, err
+	}
+	return Tile{Data: r.tiles[m.Index(req.Coord)], RenderedAt: r.renderedAt, State: Rendered}, nil
+}
+
+func (p *Pipeline) cacheResult(result string) {
+	p.metrics.CacheRequests.WithLabelValues("tile", result).Inc()
+}
+
+// fresh reports whether a metatile last modified at mtime is up to date:
+// not older than the last import, not marked dirty, not past the TTL.
+func (p *Pipeline) fresh(s *Style, set string, mtime, now time.Time) bool {
+	if tilestore.MarkedDirty(mtime, now) || mtime.Before(p.store.ImportTime(set)) {
+		return false
+	}
+	return s.TTL <= 0 || now.Sub(mtime) <= s.TTL
+}
+
+// renderAndWait queues metatile m at priority prio and waits for it.
+func (p *Pipeline) renderAndWait(ctx context.Context, s *Style, scale int, m tile.Meta, prio renderq.Priority) (*rendered, error) {
+	tk, err := p.submit(s, scale, m, prio)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	r, err := tk.Wait(ctx)
+	switch {
+	case err == nil:
+		return r, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%w: metatile %s of %s still rendering: %w", ErrUnavailable, m, s.Set(scale), ctx.Err())
+	case errors.Is(err, tilestore.ErrFull), errors.Is(err, renderq.ErrClosed):
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil, err
+}
+
+func (p *Pipeline) submit(s *Style, scale int, m tile.Meta, prio renderq.Priority) (*renderq.Ticket[*rendered], error) {
+	key := s.Set(scale) + "/" + m.String()
+	return p.queue.Submit(key, prio, func(ctx context.Context) (*rendered, error) {
+		return p.renderJob(ctx, s, scale, m)
+	})
+}
+
+// renderJob renders, encodes and stores one metatile, on a queue worker.
+func (p *Pipeline) renderJob(ctx context.Context, s *Style, scale int, m tile.Meta) (*rendered, error) {
+	start := time.Now()
+	r, err := p.render(ctx, s, scale, m)
+	took := time.Since(start)
+	result := "ok"
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		result = "timeout"
+	case err != nil:
+		result = "error"
+	}
+	p.metrics.Renders.WithLabelValues(s.RendererName, s.ID, result).Inc()
+	p.metrics.RenderSeconds.WithLabelValues(s.RendererName, p.metrics.Zoom(m.Z)).Observe(took.Seconds())
+	if err != nil {
+		p.log.Error("render failed", "style", s.Set(scale), "metatile", m, "seconds", took.Seconds(), "err", err)
+		return nil, err
+	}
+	// Exponential moving average, weight 1/8.
+	old := p.meanRender.Load()
+	p.meanRender.Store(old + (int64(took)-old)/8)
+	p.log.Debug("rendered", "style", s.Set(scale), "metatile", m, "seconds", took.Seconds())
+	return r, nil
+}
+
+func (p *Pipeline) render(ctx context.Context, s *Style, scale int, m tile.Meta) (*rendered, error) {
+	ts := s.TileSize * scale
+	side := m.Side() * ts
+	canvas := p.canvas(side)
+	defer p.putCanvas(side, canvas)
+	renderedAt := time.Now()
+	if err := s.Renderer.Render(ctx, m, ts, float64(scale), canvas); err != nil {
+		return nil, fmt.Errorf("rendering metatile %s of %s: %w", m, s.Set(scale), err)
+	}
+	tiles, err := p.encode(ctx, s, m, ts, canvas)
+	if err != nil {
+		return nil, err
+	}
+	file := make([]byte, 0, metatile.Size(m, tiles))
+	buf := appendWriter{&file}
+	if err := metatile.Encode(buf, m, tiles); err != nil {
+		return nil, err
+	}
+	if err := p.store.Put(ctx, s.Set(scale), m, file); err != nil {
+		return nil, fmt.Errorf("storing metatile %s of %s: %w", m, s.Set(scale), err)
+	}
+	return &rendered{meta: m, tiles: tiles, renderedAt: renderedAt}, nil
+}
+
+// encode cuts the metatile image into tiles and encodes them, spread over
+// the cores so that a lone on-demand render is not slowed by encoding.
+func (p *Pipeline) encode(ctx context.Context, s *Style, m tile.Meta, ts int, canvas *image.RGBA) ([][]byte, error) {
+	tiles := make([][]byte, m.N*m.N)
+	coords := make(chan tile.Coord)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), m.Count()) {
+		wg.Go(func() {
+			for c := range coords {
+				o := image.Pt((c.X-m.X)*ts, (c.Y-m.Y)*ts)
+				b, err := s.Encoder.Bytes(canvas.SubImage(image.Rectangle{Min: o, Max: o.Add(image.Pt(ts, ts))}))
+				if err != nil {
+					select {
+					case errs <- fmt.Errorf("tile %s: %w", c, err):
+					default:
+					}
+					continue
+				}
+				tiles[m.Index(c)] = b
+			}
+		})
+	}
+feed:
+	for c := range m.Tiles() {
+		select {
+		case coords <- c:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(coords)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	return tiles, ctx.Err()
+}
+
+type appendWriter struct{ b *[]byte }
+
+func (w appendWriter) Write(p []byte) (int, error) {
+	*w.b = append(*w.b, p...)
+	return len(p), nil
+}
+
+// canvas returns a transparent RGBA image of side×side pixels, reusing one
+// from an earlier render: a 2048² metatile is 16 MiB.
+func (p *Pipeline) canvas(side int) *image.RGBA {
+	pool, _ := p.canvases.LoadOrStore(side, &sync.Pool{})
+	if img, ok := pool.(*sync.Pool).Get().(*image.RGBA); ok {
+		clear(img.Pix)
+		return img
+	}
+	return image.NewRGBA(image.Rect(0, 0, side, side))
+}
+
+func (p *Pipeline) putCanvas(side int, img *image.RGBA) {
+	pool, _ := p.canvases.Load(side)
+	pool.(*sync.Pool).Put(img)
+}
+
+// RetryAfter estimates how long a client should wait before asking again
+// for a tile that is not ready: the queue ahead of it at the mean render
+// time, between 1 and 60 seconds.
+func (p *Pipeline) RetryAfter() time.Duration {
+	st := p.queue.Stats()
+	ahead := st.Queued[renderq.OnDemand] + st.Queued[renderq.Dirty] + st.Running
+	d := time.Duration(p.meanRender.Load()) * time.Duration(ahead+1) / time.Duration(p.workers)
+	secs := math.Ceil(d.Seconds())
+	return time.Duration(min(max(secs, 1), 60)) * time.Second
+}

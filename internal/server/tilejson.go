@@ -1,0 +1,91 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"kiln/internal/pipeline"
+)
+
+// tileJSON is a TileJSON document (3.0.0, or 2.0.0 for mod_tile's
+// tile-layer.json).
+type tileJSON struct {
+	TileJSON    string     `json:"tilejson"`
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Attribution string     `json:"attribution,omitempty"`
+	Scheme      string     `json:"scheme"`
+	Tiles       []string   `json:"tiles"`
+	MinZoom     int        `json:"minzoom"`
+	MaxZoom     int        `json:"maxzoom"`
+	Bounds      [4]float64 `json:"bounds"`
+	Center      []float64  `json:"center,omitempty"`
+	TileSize    int        `json:"tileSize,omitempty"` // read by MapLibre GL for raster sources
+}
+
+func (s *Server) newTileJSON(r *http.Request, st *pipeline.Style, version, prefix string) tileJSON {
+	url := s.baseURL(r) + prefix + "{z}/{x}/{y}." + st.Encoder.Format().Ext()
+	tj := tileJSON{
+		TileJSON: version, Name: st.ID, Description: st.Description, Attribution: st.Attribution,
+		Scheme: "xyz", Tiles: []string{url}, MinZoom: st.MinZoom, MaxZoom: st.MaxZoom,
+		Bounds: [4]float64{-180, -85.05112877980659, 180, 85.05112877980659},
+	}
+	if version != "2.0.0" {
+		tj.TileSize = st.TileSize
+	}
+	return tj
+}
+
+// tileJSON serves /styles/{id}.json.
+func (s *Server) tileJSON(w http.ResponseWriter, r *http.Request) {
+	id, ok := strings.CutSuffix(r.PathValue("name"), ".json")
+	st := s.styles[id]
+	if !ok || st == nil {
+		errorText(w, http.StatusNotFound, "no style "+r.PathValue("name"))
+		return
+	}
+	s.writeJSON(w, s.newTileJSON(r, st, "3.0.0", "/styles/"+st.ID+"/"))
+}
+
+// tileLayerJSON serves mod_tile's {uri}tile-layer.json.
+func (s *Server) tileLayerJSON(w http.ResponseWriter, r *http.Request) {
+	st := s.styles[r.PathValue("style")]
+	s.writeJSON(w, s.newTileJSON(r, st, "2.0.0", st.URI))
+}
+
+// styleList serves /styles.json: every style with its TileJSON URL, as
+// tileserver-gl's index.json does; the web page reads it.
+func (s *Server) styleList(w http.ResponseWriter, r *http.Request) {
+	type entry struct {
+		ID          string   `json:"id"`
+		Name        string   `json:"name"`
+		Description string   `json:"description,omitempty"`
+		Attribution string   `json:"attribution,omitempty"`
+		MinZoom     int      `json:"minzoom"`
+		MaxZoom     int      `json:"maxzoom"`
+		Format      string   `json:"format"`
+		TileSize    int      `json:"tileSize"`
+		URL         string   `json:"url"` // TileJSON
+		Tiles       []string `json:"tiles"`
+	}
+	list := make([]entry, 0, len(s.order))
+	base := s.baseURL(r)
+	for _, st := range s.order {
+		tj := s.newTileJSON(r, st, "3.0.0", "/styles/"+st.ID+"/")
+		list = append(list, entry{ID: st.ID, Name: st.ID, Description: st.Description, Attribution: st.Attribution,
+			MinZoom: st.MinZoom, MaxZoom: st.MaxZoom, Format: st.Encoder.Format().String(), TileSize: st.TileSize,
+			URL: base + "/styles/" + st.ID + ".json", Tiles: tj.Tiles})
+	}
+	s.writeJSON(w, list)
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=300")
+	s.cors(h)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
