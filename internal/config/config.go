@@ -136,17 +136,18 @@ func Load(path string) (*Config, error) {
 // decode reads TOML text onto c, refusing unknown keys.
 func (c *Config) decode(file, text string) error {
 	c.file = file
-	var raw struct {
+	// Styles are decoded one by one onto their defaults, from the same
+	// metadata so that unknown keys in them are found.
+	var whole struct {
+		*Config
 		Styles []toml.Primitive `toml:"styles"`
 	}
-	md, err := toml.Decode(text, c)
+	whole.Config = c
+	md, err := toml.Decode(text, &whole)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	if _, err := toml.Decode(text, &raw); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	for i, p := range raw.Styles {
+	for i, p := range whole.Styles {
 		s := DefaultStyle()
 		if err := md.PrimitiveDecode(p, &s); err != nil {
 			return fmt.Errorf("%s: styles[%d]: %w", file, i, err)

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9090" || c.Data != "/var/lib/kiln" || c.PublicURL != "https://tiles.example.org" {
+		t.Errorf("top level: %+v", c)
+	}
+	if c.Log != (Log{Level: "debug", Format: "json", Access: false}) {
+		t.Errorf("log: %+v", c.Log)
+	}
+	if c.Render != (Render{Workers: 3, Timeout: 2 * time.Minute, Wait: 10 * time.Second,
+		QueueOnDemand: 100, QueueDirty: 1000, QueueBulk: 50, QueueLow: 2000}) {
+		t.Errorf("render: %+v", c.Render)
+	}
+	if c.HTTP != (HTTP{CacheMaxAge: 6 * time.Hour, StaleMaxAge: 5 * time.Minute, CORS: "https://app.example.org"}) {
+		t.Errorf("http: %+v", c.HTTP)
+	}
+	if len(c.Styles) != 2 {
+		t.Fatalf("%d styles, want 2 (debug declared, so not added again)", len(c.Styles))
+	}
+	want := Style{ID: "osm", Renderer: "debug", Style: "default", URI: "/osm/", MinZoom: 2, MaxZoom: 16, TileSize: 512,
+		Format: "jpeg", Quality: 70, Metatile: 4, TTL: 168 * time.Hour, Description: "a test style", Attribution: "© test"}
+	if c.Styles[0] != want {
+		t.Errorf("styles[0] = %+v\nwant %+v", c.Styles[0], want)
+	}
+	if s := c.Styles[1]; s.ID != "debug" || s.Format != "png8" || s.MaxZoom != 18 || s.Metatile != 8 || s.TileSize != 256 {
+		t.Errorf("styles[1] = %+v: unset keys take the style defaults", s)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Chdir(t.TempDir()) // no kiln.toml here
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.Data != "./kiln-data" || c.Render.Wait != 30*time.Second || !c.Log.Access {
+		t.Errorf("defaults: %+v", c)
+	}
+	if len(c.Styles) != 1 || c.Styles[0].ID != "debug" || c.Styles[0].MaxZoom != 20 {
+		t.Errorf("built-in styles: %+v", c.Styles)
+	}
+	// kiln.toml in the working directory is read without --config.
+	os.WriteFile("kiln.toml", []byte("listen = \"127.0.0.1:1234\"\n"), 0o644)
+	if c, err = Load(""); err != nil || c.Listen != "127.0.0.1:1234" {
+		t.Errorf("kiln.toml not read: %v %v", c, err)
+	}
+}
+
+func TestLoadErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name, toml, want string
+	}{
+		{"unknown top-level key", "lissen = \"x\"\n", "unknown key lissen"},
+		{"unknown section", "[renderer]\nworkers = 1\n", "unknown key renderer"},
+		{"unknown nested key", "[render]\nworker = 1\n", "unknown key render.worker"},
+		{"unknown key in second style", "[[styles]]\nid = \"a\"\n[[styles]]\nid = \"b\"\ncolour = \"red\"\n", "unknown key styles[1].colour"},
+		{"wrong type", "listen = 8080\n", `"listen"`},
+		{"bad duration", "[render]\ntimeout = \"soon\"\n", "timeout"},
+		{"syntax", "listen = \n", "line 1"},
+		{"bad listen", "listen = \"8080\"\n", "listen: \"8080\" is not host:port"},
+		{"bad public_url", "public_url = \"tiles.example.org\"\n", "public_url"},
+		{"bad log level", "[log]\nlevel = \"loud\"\n", "log.level"},
+		{"bad log format", "[log]\nformat = \"xml\"\n", "log.format"},
+		{"negative workers", "[render]\nworkers = -1\n", "render.workers"},
+		{"zero timeout", "[render]\ntimeout = \"0s\"\n", "render.timeout"},
+		{"negative wait", "[render]\nwait = \"-1s\"\n", "render.wait"},
+		{"zero queue", "[render]\nqueue_bulk = 0\n", "render.queue_bulk"},
+		{"negative max age", "[http]\ncache_max_age = \"-1h\"\n", "http.cache_max_age"},
+		{"cors line break", "[http]\ncors = \"a\\nb\"\n", "http.cors"},
+		{"missing id", "[[styles]]\nrenderer = \"debug\"\n", "styles[0].id"},
+		{"bad id", "[[styles]]\nid = \"../x\"\n", `styles[0] ("../x").id`},
+		{"duplicate id", "[[styles]]\nid = \"a\"\n[[styles]]\nid = \"a\"\n", `styles[1] ("a").id: "a" is declared twice`},
+		{"uri without slashes", "[[styles]]\nid = \"a\"\nuri = \"osm\"\n", `styles[0] ("a").uri`},
+		{"uri traversal", "[[styles]]\nid = \"a\"\nuri = \"/a/../b/\"\n", `styles[0] ("a").uri`},
+		{"uri on a kiln route", "[[styles]]\nid = \"a\"\nuri = \"/styles/\"\n", "one of kiln's own routes"},
+		{"uri twice", "[[styles]]\nid = \"a\"\nuri = \"/x/\"\n[[styles]]\nid = \"b\"\nuri = \"/x/\"\n", "used by another style"},
+		{"min zoom", "[[styles]]\nid = \"a\"\nmin_zoom = -1\n", "min_zoom"},
+		{"max zoom too deep", "[[styles]]\nid = \"a\"\nmax_zoom = 21\n", "max_zoom: 21"},
+		{"max below min", "[[styles]]\nid = \"a\"\nmin_zoom = 5\nmax_zoom = 4\n", "max_zoom: 4"},
+		{"tile size", "[[styles]]\nid = \"a\"\ntile_size = 300\n", "tile_size: 300"},
+		{"tile size zero", "[[styles]]\nid = \"a\"\ntile_size = 0\n", "tile_size: 0"},
+		{"format", "[[styles]]\nid = \"a\"\nformat = \"gif\"\n", "format"},
+		{"quality", "[[styles]]\nid = \"a\"\nquality = 101\n", "quality"},
+		{"metatile", "[[styles]]\nid = \"a\"\nmetatile = 3\n", "metatile: 3"},
+		{"ttl", "[[styles]]\nid = \"a\"\nttl = \"-1h\"\n", "ttl"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "kiln.toml")
+			os.WriteFile(p, []byte(tc.toml), 0o644)
+			_, err := Load(p)
+			if err == nil {
+				t.Fatalf("accepted %q", tc.toml)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+				t.Errorf("error %q\nwant it to name %q and the file", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope.toml")); err == nil || !strings.Contains(err.Error(), "nope.toml") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	b, _ := os.ReadFile("testdata/full.toml")
+	f.Add(string(b))
+	f.Add("[[styles]]\nid = \"a\"\ncolour = 1\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		c := Default()
+		if err := c.decode("fuzz.toml", text); err != nil {
+			return
+		}
+		c.Validate() // must not panic
+	})
+}
