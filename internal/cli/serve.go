@@ -35,6 +35,12 @@ func serve(ctx context.Context, args []string, io IO) error {
 		}
 	}
 	log := newLogger(io.Err, cfg.Log.Level, cfg.Log.Format)
+	var access *slog.Logger
+	if cfg.Log.Access {
+		buf := newLineBuffer(io.Err, 64<<10)
+		defer buf.Close()
+		access = newLogger(buf, "info", cfg.Log.Format)
+	}
 	a, err := build(cfg, log, 0)
 	if err != nil {
 		return err
@@ -44,7 +50,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 		CacheMaxAge: cfg.HTTP.CacheMaxAge,
 		StaleMaxAge: cfg.HTTP.StaleMaxAge,
 		CORS:        cfg.HTTP.CORS,
-		AccessLog:   cfg.Log.Access,
+		AccessLog:   access,
 	}, a.pipeline, a.styles, a.metrics, log)
 	if err != nil {
 		a.pipeline.Close(ctx)

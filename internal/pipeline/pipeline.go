@@ -41,8 +41,9 @@ type Store interface {
 	// Stat describes a stored metatile; on tilestore.ErrNotFound, Info.ID
 	// still says where it would be stored.
 	Stat(ctx context.Context, set string, m tile.Meta) (tilestore.Info, error)
-	// Put stores a whole metatile file atomically.
-	Put(ctx context.Context, set string, m tile.Meta, file []byte) error
+	// Put stores a whole metatile file atomically, with renderedAt as its
+	// modification time.
+	Put(ctx context.Context, set string, m tile.Meta, file []byte, renderedAt time.Time) error
 	MarkDirty(ctx context.Context, set string, m tile.Meta) error
 	Delete(ctx context.Context, set string, m tile.Meta) error
 	// ImportTime is when map data was last imported: older tiles are stale.
@@ -277,7 +278,7 @@ func (p *Pipeline) render(ctx context.Context, s *Style, scale int, m tile.Meta)
 	if err := metatile.Encode(buf, m, tiles); err != nil {
 		return nil, err
 	}
-	if err := p.store.Put(ctx, s.Set(scale), m, file); err != nil {
+	if err := p.store.Put(ctx, s.Set(scale), m, file, renderedAt); err != nil {
 		return nil, fmt.Errorf("storing metatile %s of %s: %w", m, s.Set(scale), err)
 	}
 	return &rendered{meta: m, tiles: tiles, renderedAt: renderedAt}, nil

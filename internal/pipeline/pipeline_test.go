@@ -240,7 +240,7 @@ func TestRenderErrorIsNotUnavailable(t *testing.T) {
 // fullStore is a store whose disk is full.
 type fullStore struct{ *tilestore.Files }
 
-func (fullStore) Put(context.Context, string, tile.Meta, []byte) error {
+func (fullStore) Put(context.Context, string, tile.Meta, []byte, time.Time) error {
 	return tilestore.ErrFull
 }
 

@@ -28,7 +28,7 @@ type Options struct {
 	CacheMaxAge time.Duration // Cache-Control max-age of fresh tiles
 	StaleMaxAge time.Duration // max-age of tiles served while re-rendering
 	CORS        string        // Access-Control-Allow-Origin value; "" for none
-	AccessLog   bool
+	AccessLog   *slog.Logger  // a record per request; nil for none
 }
 
 // Server answers kiln's HTTP requests.
@@ -137,8 +137,8 @@ func (s *Server) handle(pattern, route string, h http.HandlerFunc) {
 		took := time.Since(start)
 		seconds.Observe(took.Seconds())
 		counters.inc(rec.status)
-		if s.opts.AccessLog {
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+		if s.opts.AccessLog != nil {
+			s.opts.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "http",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 				slog.Int64("bytes", rec.bytes), slog.Float64("ms", float64(took.Microseconds())/1000),
 				slog.String("remote", r.RemoteAddr), slog.String("route", route))

@@ -19,9 +19,11 @@ func BenchmarkCachedTile(b *testing.B) {
 			name = "access-log"
 		}
 		b.Run(name, func(b *testing.B) {
-			f := newFixture(b, func(o *Options) { o.AccessLog = access })
-			f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-			f.srv.log = f.log
+			var accessLog *slog.Logger
+			if access {
+				accessLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+			}
+			f := newFixture(b, func(o *Options) { o.AccessLog = accessLog })
 			if code := f.get(b, "/styles/debug/12/2176/1436.png").Code; code != 200 {
 				b.Fatalf("warm-up: %d", code)
 			}

@@ -111,7 +111,7 @@ func newFixtureWait(tb testing.TB, wrap func(*tilestore.Files) pipeline.Store, w
 		{ID: "jpg", Renderer: dbg, RendererName: "map", Encoder: imgenc.New(imgenc.JPEG, 0), MinZoom: 2, MaxZoom: 10, TileSize: 256, MetaSize: 8},
 		{ID: "slow", Renderer: held, RendererName: "map", Encoder: imgenc.New(imgenc.PNG, 0), MaxZoom: 20, TileSize: 64, MetaSize: 8},
 	}
-	opts := Options{CacheMaxAge: time.Hour, StaleMaxAge: time.Minute, CORS: "*", AccessLog: true}
+	opts := Options{CacheMaxAge: time.Hour, StaleMaxAge: time.Minute, CORS: "*", AccessLog: log}
 	for _, o := range opt {
 		o(&opts)
 	}
@@ -165,15 +165,15 @@ func TestTileMissThenCached(t *testing.T) {
 		t.Error("no CORS header")
 	}
 	first := w.Body.String()
-	etag := w.Header().Get("Etag")
+	etag, lastMod := w.Header().Get("Etag"), w.Header().Get("Last-Modified")
 	// A neighbour in the same metatile is already cached.
 	w = f.get(t, "/styles/debug/12/2176/1436.png")
 	if w.Code != 200 {
 		t.Fatalf("neighbour: %d", w.Code)
 	}
 	w = f.get(t, "/styles/debug/12/2177/1437.png")
-	if w.Body.String() != first || w.Header().Get("Etag") != etag {
-		t.Error("cached tile differs from the rendered one")
+	if w.Body.String() != first || w.Header().Get("Etag") != etag || w.Header().Get("Last-Modified") != lastMod {
+		t.Error("cached tile or its validators differ from the rendered one")
 	}
 	if v := counter(t, f, `kiln_renders_total{renderer="map",result="ok",style="debug"}`); v != 1 {
 		t.Errorf("renders = %v, want 1", v)
@@ -345,7 +345,7 @@ func TestStaleServedAtOnce(t *testing.T) {
 	}
 	var file bytes.Buffer
 	metatile.Encode(&file, m, tiles)
-	f.store.Put(ctx, "slow", m, file.Bytes())
+	f.store.Put(ctx, "slow", m, file.Bytes(), time.Now())
 	f.store.MarkDirty(ctx, "slow", m)
 	start := time.Now()
 	w := f.get(t, "/styles/slow/4/3/9.png")
@@ -412,7 +412,7 @@ func TestCorruptMetatileRerendered(t *testing.T) {
 
 type fullStore struct{ *tilestore.Files }
 
-func (fullStore) Put(context.Context, string, tile.Meta, []byte) error {
+func (fullStore) Put(context.Context, string, tile.Meta, []byte, time.Time) error {
 	return tilestore.ErrFull
 }
 
@@ -478,7 +478,7 @@ func TestGzipMetatilePassThrough(t *testing.T) {
 	metatile.Encode(&file, m, tiles)
 	b := file.Bytes()
 	copy(b, metatile.MagicCompressed)
-	f.store.Put(ctx, "debug", m, b)
+	f.store.Put(ctx, "debug", m, b, time.Now())
 
 	req := httptest.NewRequest("GET", "/styles/debug/10/1/1.png", nil)
 	req.Header.Set("Accept-Encoding", "gzip, deflate")

@@ -186,11 +186,11 @@ func (f *Files) Stat(_ context.Context, set string, m tile.Meta) (Info, error) {
 	return info, nil
 }
 
-// Put stores the metatile file b (see metatile.Encode) atomically: it is
-// written to a temporary file in the same directory and renamed into place,
-// so a reader sees the old file or the new one, never a part. A full disk
-// is ErrFull, and leaves nothing behind.
-func (f *Files) Put(_ context.Context, set string, m tile.Meta, b []byte) error {
+// Put stores the metatile file b (see metatile.Encode), rendered at
+// renderedAt, atomically: it is written to a temporary file in the same
+// directory and renamed into place, so a reader sees the old file or the new
+// one, never a part. A full disk is ErrFull, and leaves nothing behind.
+func (f *Files) Put(_ context.Context, set string, m tile.Meta, b []byte, renderedAt time.Time) error {
 	p := f.path(set, m)
 	dir := filepath.Dir(p)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -207,6 +207,11 @@ func (f *Files) Put(_ context.Context, set string, m tile.Meta, b []byte) error 
 	if err == nil {
 		// Apache's mod_tile reads the cache as another user.
 		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		// The modification time is the render time, which the render's
+		// waiters were told (Last-Modified) before it reached the disk.
+		err = os.Chtimes(tmp.Name(), renderedAt, renderedAt)
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), p)

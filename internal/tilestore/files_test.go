@@ -37,7 +37,7 @@ func TestPutReadTile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range []tile.Meta{{Z: 0, N: 8}, {Z: 2, N: 8}, {Z: 14, X: 4816, Y: 6160, N: 8}, {Z: 5, X: 4, Y: 12, N: 4}} {
-		if err := s.Put(ctx, "test", m, encode(t, m, 3)); err != nil {
+		if err := s.Put(ctx, "test", m, encode(t, m, 3), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		for c := range m.Tiles() {
@@ -63,7 +63,7 @@ func TestReadTileReusesBuffer(t *testing.T) {
 	ctx := context.Background()
 	s, _ := NewFiles(t.TempDir())
 	m := tile.Meta{Z: 10, X: 8, Y: 16, N: 8}
-	s.Put(ctx, "test", m, encode(t, m, 2))
+	s.Put(ctx, "test", m, encode(t, m, 2), time.Now())
 	buf := make([]byte, 0, 1024)
 	got, err := s.ReadTile(ctx, "test", m, tile.Coord{Z: 10, X: 9, Y: 17}, buf)
 	if err != nil {
@@ -118,7 +118,7 @@ func TestMarkDirtyDelete(t *testing.T) {
 	if err := s.MarkDirty(ctx, "test", m); !errors.Is(err, ErrNotFound) {
 		t.Errorf("MarkDirty of a missing metatile: %v", err)
 	}
-	s.Put(ctx, "test", m, encode(t, m, 1))
+	s.Put(ctx, "test", m, encode(t, m, 1), time.Now())
 	before, err := s.Stat(ctx, "test", m)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestConcurrentPutRead(t *testing.T) {
 	s, _ := NewFiles(t.TempDir())
 	m := tile.Meta{Z: 8, X: 8, Y: 8, N: 8}
 	c := tile.Coord{Z: 8, X: 12, Y: 13}
-	s.Put(ctx, "test", m, encode(t, m, 1))
+	s.Put(ctx, "test", m, encode(t, m, 1), time.Now())
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 4 {
@@ -215,7 +215,7 @@ func TestConcurrentPutRead(t *testing.T) {
 		})
 	}
 	for i := range 200 {
-		if err := s.Put(ctx, "test", m, encode(t, m, 1+i%7)); err != nil {
+		if err := s.Put(ctx, "test", m, encode(t, m, 1+i%7), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -238,10 +238,10 @@ func TestPutDiskFull(t *testing.T) {
 	s, _ := NewFiles(dir)
 	m := tile.Meta{Z: 9, X: 0, Y: 0, N: 8}
 	small := encode(t, m, 1)
-	if err := s.Put(ctx, "test", m, small); err != nil {
+	if err := s.Put(ctx, "test", m, small, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Put(ctx, "test", m, encode(t, m, 1000)) // ~500 KB into 64 KB
+	err := s.Put(ctx, "test", m, encode(t, m, 1000), time.Now()) // ~500 KB into 64 KB
 	if !errors.Is(err, ErrFull) {
 		t.Fatalf("Put on a full disk: %v, want ErrFull", err)
 	}
