@@ -96,7 +96,7 @@ func newFixtureWait(tb testing.TB, wrap func(*tilestore.Files) pipeline.Store, w
 	logBuf := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logBuf, nil))
 	m := metrics.New()
-	p := pipeline.New(store, pipeline.Config{Workers: 2, Wait: wait, RenderTimeout: 10 * time.Second,
+	p := pipeline.New(store, pipeline.Config{Workers: 2, Wait: wait, RenderTimeout: 2 * time.Minute,
 		QueueLimits: [4]int{4, 4, 4, 4}}, m, log)
 	tb.Cleanup(func() { p.Close(context.Background()) })
 	dbg, err := debugrender.New(nil)
