@@ -157,9 +157,19 @@ func Path(root, set string, m tile.Meta) string {
 		x >>= 4
 		y >>= 4
 	}
-	return filepath.Join(root, set, strconv.Itoa(m.Z),
-		strconv.Itoa(h[4]), strconv.Itoa(h[3]), strconv.Itoa(h[2]), strconv.Itoa(h[1]),
-		strconv.Itoa(h[0])+".meta")
+	// Built by appending: this runs for every tile served.
+	b := make([]byte, 0, len(root)+len(set)+32)
+	b = append(b, root...)
+	b = append(b, filepath.Separator)
+	b = append(b, set...)
+	b = append(b, filepath.Separator)
+	b = strconv.AppendInt(b, int64(m.Z), 10)
+	for i := 4; i >= 0; i-- {
+		b = append(b, filepath.Separator)
+		b = strconv.AppendInt(b, int64(h[i]), 10)
+	}
+	b = append(b, ".meta"...)
+	return filepath.Clean(string(b))
 }
 
 // ParsePath reverses Path for the part below the tileset directory

@@ -175,7 +175,14 @@ func (p *Pipeline) Tile(ctx context.Context, req Request, buf []byte) (Tile, err
 		}
 		p.cacheResult("stale")
 		out.State = Stale
-		if _, err := p.submit(req.Style, req.Scale, m, renderq.Dirty); err != nil && !errors.Is(err, renderq.ErrDeferred) {
+		// A tile marked dirty is re-rendered before bulk work; one merely
+		// older than the last import or its TTL (after an import, that is
+		// every tile) after it, as mod_tile sends such tiles as RenderLow.
+		prio := renderq.Low
+		if tilestore.MarkedDirty(t.ModTime, now) {
+			prio = renderq.Dirty
+		}
+		if _, err := p.submit(req.Style, req.Scale, m, prio); err != nil && !errors.Is(err, renderq.ErrDeferred) {
 			p.log.Debug("stale tile not re-queued", "tile", req.Coord, "style", set, "err", err)
 		}
 		return out, nil
@@ -202,9 +209,14 @@ func (p *Pipeline) cacheResult(result string) {
 }
 
 // fresh reports whether a metatile last modified at mtime is up to date:
-// not older than the last import, not marked dirty, not past the TTL.
+// not older than the last import, not marked dirty, not past the TTL. An
+// import time in the future counts only once it has come, or every tile
+// rendered meanwhile would be stale and rendered again on every request.
 func (p *Pipeline) fresh(s *Style, set string, mtime, now time.Time) bool {
-	if tilestore.MarkedDirty(mtime, now) || mtime.Before(p.store.ImportTime(set)) {
+	if tilestore.MarkedDirty(mtime, now) {
+		return false
+	}
+	if imported := p.store.ImportTime(set); mtime.Before(imported) && !imported.After(now) {
 		return false
 	}
 	return s.TTL <= 0 || now.Sub(mtime) <= s.TTL

@@ -148,7 +148,7 @@ func TestStaleServedWhileRerendering(t *testing.T) {
 		stale func(f *fixture)
 	}{
 		{"marked dirty", func(f *fixture) { f.p.Dirty(ctx, f.req(9, 100, 200)) }},
-		{"older than the import", func(f *fixture) { f.store.TouchImport(time.Now().Add(time.Second)) }},
+		{"older than the import", func(f *fixture) { f.store.TouchImport(time.Now()) }},
 		{"past its TTL", func(f *fixture) { f.style.TTL = time.Nanosecond }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,6 +180,20 @@ func TestStaleServedWhileRerendering(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// An import stamp in the future does not make every new render stale.
+func TestFutureImportIgnored(t *testing.T) {
+	f := newFixture(t, &flatRenderer{})
+	ctx := context.Background()
+	f.store.TouchImport(time.Now().Add(time.Hour))
+	f.p.Tile(ctx, f.req(7, 1, 1), nil)
+	if got, err := f.p.Tile(ctx, f.req(7, 1, 1), nil); err != nil || got.State != Fresh {
+		t.Errorf("state %v, %v; want fresh", got.State, err)
+	}
+	if n := f.r.renders.Load(); n != 1 {
+		t.Errorf("%d renders, want 1", n)
 	}
 }
 
@@ -295,5 +309,22 @@ func TestSeedAndExpire(t *testing.T) {
 	}
 	if _, err := f.p.Status(ctx, f.req(6, 9, 17)); !errors.Is(err, tilestore.ErrNotFound) {
 		t.Errorf("after delete: %v", err)
+	}
+}
+
+// BenchmarkRenderMetatile is one whole on-demand render of an 8×8
+// metatile with the flat renderer: canvas, 64 PNG encodes, metatile file,
+// atomic store. It measures the pipeline's own cost around a renderer.
+func BenchmarkRenderMetatile(b *testing.B) {
+	store, _ := tilestore.NewFiles(b.TempDir())
+	p := New(store, Config{Workers: 1}, metrics.New(), slog.New(slog.DiscardHandler))
+	defer p.Close(context.Background())
+	s := &Style{ID: "flat", Renderer: &flatRenderer{}, RendererName: "map", Encoder: imgenc.New(imgenc.PNG, 0),
+		MaxZoom: 20, TileSize: 256, MetaSize: 8}
+	m := tile.Meta{Z: 14, X: 8696, Y: 5752, N: 8}
+	for b.Loop() {
+		if _, err := p.Seed(context.Background(), s, 1, m, true); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -28,7 +28,8 @@ const (
 	Dirty
 	// Bulk: pre-rendering, e.g. kiln render or renderd's render_list.
 	Bulk
-	// Low: background work nobody waits for, e.g. re-rendering after expiry.
+	// Low: background work nobody waits for, e.g. re-rendering tiles that
+	// an import made stale.
 	Low
 
 	NumPriorities = 4

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -410,21 +411,38 @@ func TestCorruptMetatileRerendered(t *testing.T) {
 	}
 }
 
-type fullStore struct{ *tilestore.Files }
-
-func (fullStore) Put(context.Context, string, tile.Meta, []byte, time.Time) error {
-	return tilestore.ErrFull
-}
-
+// TestFullDisk503 serves from a cache on a real, tiny tmpfs (which needs
+// root): the render cannot be stored, the client gets 503 with Retry-After,
+// the log says why, and no partial file is left.
 func TestFullDisk503(t *testing.T) {
-	f := newFixtureStore(t, func(fs *tilestore.Files) pipeline.Store { return fullStore{fs} })
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	f := newFixtureStore(t, func(*tilestore.Files) pipeline.Store {
+		files, err := tilestore.NewFiles(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	})
 	w := f.get(t, "/styles/debug/3/1/1.png")
 	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
-		t.Errorf("full disk: %d", w.Code)
+		t.Errorf("full disk: %d %s", w.Code, w.Body)
 	}
 	if !strings.Contains(f.logBuf.String(), "tile cache full") {
 		t.Errorf("full disk not logged: %s", f.logBuf)
 	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("left behind on the full disk: %s", p)
+		}
+		return nil
+	})
 }
 
 func TestAliasAndTileJSON(t *testing.T) {

@@ -174,10 +174,10 @@ func (s *Server) tileError(w http.ResponseWriter, r *http.Request, ref tileRef, 
 // etagOf is a strong validator from the tile's bytes: CRC-32C (hardware
 // accelerated, unlike MD5, which mod_tile uses) and length.
 func etagOf(b []byte) string {
-	var v [12]byte
+	var v [8]byte
 	binary.BigEndian.PutUint32(v[0:], crc32.Checksum(b, castagnoli))
-	binary.BigEndian.PutUint64(v[4:], uint64(len(b)))
-	return `"` + hex.EncodeToString(v[:4]) + hex.EncodeToString(v[8:]) + `"`
+	binary.BigEndian.PutUint32(v[4:], uint32(len(b)))
+	return `"` + hex.EncodeToString(v[:]) + `"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -256,3 +256,55 @@ func TestPutDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// Serving reads the index and the one tile: the bytes of the other tiles
+// are never looked at.
+func TestReadTileReadsOnlyItsTile(t *testing.T) {
+	ctx := context.Background()
+	s, _ := NewFiles(t.TempDir())
+	m := tile.Meta{Z: 11, X: 1024, Y: 512, N: 8}
+	b := encode(t, m, 4)
+	c := tile.Coord{Z: 11, X: 1027, Y: 515}
+	e, _, err := metatile.Locate(b, m, c, int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := metatile.HeaderSize(8); i < len(b); i++ {
+		if int64(i) < e.Offset || int64(i) >= e.Offset+e.Size {
+			b[i] = 0xff
+		}
+	}
+	s.Put(ctx, "test", m, b, time.Now())
+	got, err := s.ReadTile(ctx, "test", m, c, nil)
+	if err != nil || string(got.Data) != strings.Repeat(c.String()+";", 4) {
+		t.Errorf("ReadTile = %q, %v", got.Data, err)
+	}
+}
+
+func BenchmarkReadTile(b *testing.B) {
+	ctx := context.Background()
+	s, _ := NewFiles(b.TempDir())
+	m := tile.Meta{Z: 14, X: 8696, Y: 5752, N: 8}
+	s.Put(ctx, "bench", m, encode(b, m, 2000), time.Now()) // ~28 KB tiles
+	c := tile.Coord{Z: 14, X: 8699, Y: 5757}
+	buf := make([]byte, 0, 64<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.ReadTile(ctx, "bench", m, c, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	ctx := context.Background()
+	s, _ := NewFiles(b.TempDir())
+	m := tile.Meta{Z: 14, X: 8696, Y: 5752, N: 8}
+	file := encode(b, m, 200)
+	b.SetBytes(int64(len(file)))
+	for b.Loop() {
+		if err := s.Put(ctx, "bench", m, file, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
