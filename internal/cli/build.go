@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,14 @@ func (c *common) load() (*config.Config, error) {
 		cfg.Data = c.data
 	}
 	return cfg, nil
+}
+
+// close stops the workers (giving running renders until ctx ends) and
+// closes the cache.
+func (a *app) close(ctx context.Context) error {
+	err := a.pipeline.Close(ctx)
+	a.store.Close()
+	return err
 }
 
 // app is the object graph that serve, render and expire share.

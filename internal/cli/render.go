@@ -58,7 +58,7 @@ func render(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	defer a.pipeline.Close(context.Background())
+	defer a.close(context.Background())
 	st, err := a.style(*styleID)
 	if err != nil {
 		return err

@@ -53,12 +53,12 @@ func serve(ctx context.Context, args []string, io IO) error {
 		AccessLog:   access,
 	}, a.pipeline, a.styles, a.metrics, log)
 	if err != nil {
-		a.pipeline.Close(ctx)
+		a.close(ctx)
 		return usageError{err}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		a.pipeline.Close(ctx)
+		a.close(ctx)
 		return err
 	}
 	// Requests waiting for renders are answered 503 at once when draining.
@@ -80,7 +80,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		a.pipeline.Close(context.Background())
+		a.close(context.Background())
 		return fmt.Errorf("serving: %w", err)
 	}
 	log.Info("shutting down", "grace", shutdownGrace)
@@ -91,7 +91,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("http shutdown", "err", err)
 	}
-	if err := a.pipeline.Close(sctx); err != nil {
+	if err := a.close(sctx); err != nil {
 		log.Warn("render queue shutdown", "err", err)
 	}
 	log.Info("stopped")

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -54,6 +53,7 @@ type Info struct {
 // Files stores metatiles under a root directory.
 type Files struct {
 	root string
+	open *handles
 
 	mu     sync.Mutex
 	stamps map[string]stampEntry // tileset → cached import time
@@ -62,6 +62,20 @@ type Files struct {
 type stampEntry struct {
 	t       time.Time
 	checked time.Time
+}
+
+const (
+	// openFiles is how many metatile files stay open for serving.
+	openFiles = 1024
+	// revalidate bounds how long a metatile that another process replaced
+	// may still be served from the open file.
+	revalidate = time.Second
+)
+
+// Close releases the open files.
+func (f *Files) Close() error {
+	f.open.close()
+	return nil
 }
 
 // stampRecheck bounds how stale the cached import time may be: a request
@@ -73,7 +87,7 @@ func NewFiles(root string) (*Files, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("tile cache: %w", err)
 	}
-	return &Files{root: root, stamps: make(map[string]stampEntry)}, nil
+	return &Files{root: root, open: newHandles(openFiles, revalidate), stamps: make(map[string]stampEntry)}, nil
 }
 
 // Root is the cache's directory.
@@ -84,71 +98,26 @@ func (f *Files) path(set string, m tile.Meta) string {
 }
 
 // ReadTile reads tile c of metatile m of tileset set, appending its bytes to
-// dst. It reads the metatile's header and then only that tile's bytes. A
-// missing metatile is ErrNotFound; a truncated or corrupt one is
-// metatile.ErrCorrupt.
-//
-// It uses raw system calls: this is the hot path of serving cached tiles,
-// and an *os.File costs a poller registration attempt and a finalizer.
+// dst: the metatile's index, then only that tile's bytes. A missing
+// metatile is ErrNotFound; a truncated or corrupt one is metatile.ErrCorrupt.
+// Recently read metatiles stay open (see handles).
 func (f *Files) ReadTile(_ context.Context, set string, m tile.Meta, c tile.Coord, dst []byte) (Tile, error) {
-	p := f.path(set, m)
-	fd, err := openRead(p)
+	h, err := f.open.acquire(f.path(set, m), metatile.HeaderSize(m.N))
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) {
-			return Tile{}, ErrNotFound
-		}
-		return Tile{}, fmt.Errorf("tile cache: open %s: %w", p, err)
+		return Tile{}, err
 	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return Tile{}, fmt.Errorf("tile cache: stat %s: %w", p, err)
-	}
-	var small [532]byte // mod_tile's 8×8 header, without an allocation
-	head := small[:]
-	if hs := metatile.HeaderSize(m.N); hs > len(head) {
-		head = make([]byte, hs)
-	} else {
-		head = head[:hs]
-	}
-	if err := preadFull(fd, head, 0); err != nil {
-		return Tile{}, fmt.Errorf("%w: %s: reading header: %v", metatile.ErrCorrupt, p, err)
-	}
-	e, gz, err := metatile.Locate(head, m, c, st.Size)
+	defer f.open.release(h)
+	e, gz, err := metatile.Locate(h.head, m, c, h.size)
 	if err != nil {
-		return Tile{}, fmt.Errorf("%s: %w", p, err)
+		f.open.forget(h.path) // read it afresh once it is mended
+		return Tile{}, fmt.Errorf("%s: %w", h.path, err)
 	}
 	data := grow(dst, int(e.Size))
-	if err := preadFull(fd, data, e.Offset); err != nil {
-		return Tile{}, fmt.Errorf("%w: %s: reading tile %s: %v", metatile.ErrCorrupt, p, c, err)
+	if err := preadFull(h.fd, data, e.Offset); err != nil {
+		f.open.forget(h.path)
+		return Tile{}, fmt.Errorf("%w: %s: reading tile %s: %v", metatile.ErrCorrupt, h.path, c, err)
 	}
-	return Tile{Data: data, Gzip: gz, ModTime: time.Unix(st.Mtim.Unix())}, nil
-}
-
-func openRead(path string) (int, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != syscall.EINTR {
-			return fd, err
-		}
-	}
-}
-
-// preadFull reads len(b) bytes at off; a short read means the file ended.
-func preadFull(fd int, b []byte, off int64) error {
-	for len(b) > 0 {
-		n, err := syscall.Pread(fd, b, off)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err != nil:
-			return err
-		case n == 0:
-			return io.ErrUnexpectedEOF
-		}
-		b, off = b[n:], off+int64(n)
-	}
-	return nil
+	return Tile{Data: data, Gzip: gz, ModTime: h.mtime}, nil
 }
 
 // grow returns dst[:n], reallocating when dst is too small.
@@ -220,6 +189,7 @@ func (f *Files) Put(_ context.Context, set string, m tile.Meta, b []byte, render
 		os.Remove(tmp.Name())
 		return storageErr(err)
 	}
+	f.open.forget(p)
 	return nil
 }
 
@@ -273,12 +243,15 @@ func (f *Files) MarkDirty(_ context.Context, set string, m tile.Meta) error {
 	if err := os.Chtimes(p, at, mt.AddDate(-dirtyAge, 0, 0)); err != nil {
 		return fmt.Errorf("tile cache: %w", err)
 	}
+	f.open.forget(p)
 	return nil
 }
 
 // Delete removes metatile m.
 func (f *Files) Delete(_ context.Context, set string, m tile.Meta) error {
-	err := os.Remove(f.path(set, m))
+	p := f.path(set, m)
+	f.open.forget(p)
+	err := os.Remove(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
 	}
