@@ -47,6 +47,25 @@ func (a *app) close(ctx context.Context) error {
 	return err
 }
 
+// openStyle loads the configuration, builds the parts with threads render
+// workers and finds the style a command works on.
+func (c *common) openStyle(io IO, threads int, styleID string) (*app, *pipeline.Style, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := build(cfg, newLogger(io.Err, cfg.Log.Level, cfg.Log.Format), threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.style(styleID)
+	if err != nil {
+		a.close(context.Background())
+		return nil, nil, err
+	}
+	return a, st, nil
+}
+
 // app is the object graph that serve, render and expire share.
 type app struct {
 	cfg      *config.Config

@@ -47,20 +47,11 @@ func expireCmd(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	log := newLogger(io.Err, cfg.Log.Level, cfg.Log.Format)
-	a, err := build(cfg, log, *threads)
+	a, st, err := c.openStyle(io, *threads, *styleID)
 	if err != nil {
 		return err
 	}
 	defer a.close(context.Background())
-	st, err := a.style(*styleID)
-	if err != nil {
-		return err
-	}
 	lo, hi := st.MinZoom, st.MaxZoom
 	if *minZoom >= 0 {
 		lo = *minZoom
@@ -91,7 +82,7 @@ func expireCmd(ctx context.Context, args []string, io IO) error {
 				switch {
 				case err != nil:
 					failed++
-					log.Error("expiring metatile failed", "style", st.Set(scale), "metatile", m, "err", err)
+					a.log.Error("expiring metatile failed", "style", st.Set(scale), "metatile", m, "err", err)
 				case done:
 					counts[act]++
 				default:

@@ -49,20 +49,11 @@ func render(ctx context.Context, args []string, io IO) error {
 		}
 		area = &b
 	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	log := newLogger(io.Err, cfg.Log.Level, cfg.Log.Format)
-	a, err := build(cfg, log, *threads)
+	a, st, err := c.openStyle(io, *threads, *styleID)
 	if err != nil {
 		return err
 	}
 	defer a.close(context.Background())
-	st, err := a.style(*styleID)
-	if err != nil {
-		return err
-	}
 	minZ, maxZ := st.MinZoom, st.MaxZoom
 	if *zoomArg != "" {
 		if minZ, maxZ, err = parseZoomRange(*zoomArg); err != nil {
@@ -84,7 +75,7 @@ func render(ctx context.Context, args []string, io IO) error {
 			total++
 		}
 	}
-	s := seed(ctx, a.pipeline, st, *scale, ranges, total, *threads, *force, io, log)
+	s := seed(ctx, a.pipeline, st, *scale, ranges, total, *threads, *force, io, a.log)
 	fmt.Fprintf(io.Out, "kiln render: %s %d-%d: %d tiles in %d metatiles in %.2f s = %.1f tiles/s (%d fresh metatiles skipped, %d failed)\n",
 		st.Set(*scale), minZ, maxZ, s.tiles, s.rendered, s.seconds, float64(s.tiles)/max(s.seconds, 1e-9), s.skipped, s.failed)
 	switch {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"kiln/internal/debugrender"
+	"kiln/internal/fulldisk"
 	"kiln/internal/imgenc"
 	"kiln/internal/metatile"
 	"kiln/internal/metrics"
@@ -415,14 +415,7 @@ func TestCorruptMetatileRerendered(t *testing.T) {
 // root): the render cannot be stored, the client gets 503 with Retry-After,
 // the log says why, and no partial file is left.
 func TestFullDisk503(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	dir := fulldisk.Mount(t, 64<<10)
 	f := newFixtureStore(t, func(*tilestore.Files) pipeline.Store {
 		files, err := tilestore.NewFiles(dir)
 		if err != nil {
