@@ -32,7 +32,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) < 1 {
-		return errors.New("usage: kilnbench tiles|unpack|fileserver ...")
+		return errors.New("usage: kilnbench tiles|unpack|fileserver ARGS")
 	}
 	switch args[0] {
 	case "tiles":

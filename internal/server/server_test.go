@@ -391,10 +391,6 @@ func TestSlowTileIs503NotFound(t *testing.T) {
 	}
 }
 
-func itoa(i int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10)))
-}
-
 func TestCorruptMetatileRerendered(t *testing.T) {
 	f := newFixture(t)
 	p := metatile.Path(f.store.Root(), "debug", tile.Meta{Z: 9, X: 256, Y: 128, N: 8})
