@@ -67,5 +67,10 @@ ensure_go() {
 }
 
 # Packages the test suite drives for real: Apache with mod_tile and renderd
-# (byte compatibility of the metatile cache, both ways).
-TEST_PACKAGES=(apache2 libapache2-mod-tile renderd)
+# (byte compatibility of the metatile cache, both ways), and PostgreSQL 15
+# with PostGIS 3, whose binaries internal/pgtest runs as a throwaway server
+# of its own on 127.0.0.1 (it uses no cluster the packages may create).
+TEST_PACKAGES=(
+  apache2 libapache2-mod-tile renderd
+  postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
+)
