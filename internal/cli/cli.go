@@ -38,6 +38,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the HTTP server, render workers and queue", serve},
+		{"import", "load an OpenStreetMap extract into the map database", importCmd},
 		{"render", "pre-render (seed) metatiles into the cache", render},
 		{"expire", "expire cached metatiles from an osm2pgsql expire list", expireCmd},
 		{"version", "print version, commit and Go version", version},

@@ -9,14 +9,20 @@ package pgtest
 // first launches a small watchdog shell whose standard input is a pipe only
 // this process holds open. When the test binary exits — normally, by
 // os.Exit, a -timeout panic or even SIGKILL — the kernel closes the pipe,
-// and the watchdog stops the server (SIGQUIT, PostgreSQL's immediate
-// shutdown, SIGKILL after 10 s) and removes its directory. Databases are
-// per test and dropped by its cleanup.
+// and the watchdog lets an initdb still running finish (up to 30 s, then
+// SIGKILL to its process group: a bootstrap backend whose files vanish or
+// that is signalled leaves its shared memory behind), stops the server
+// (SIGQUIT, PostgreSQL's immediate shutdown, which removes its shared
+// memory; SIGKILL after 10 s) and removes the directory. It finds them through the pid files initdb.pid and
+// postgres.pid that Start writes beside data/ as soon as each has started.
+// Databases are per test and dropped by its cleanup.
 //
-// The server and the watchdog are in process groups of their own (a ^C at
-// the terminal reaches the test binary, whose exit then triggers the
-// watchdog) and are handed no stdout/stderr of ours, so `go test` never
-// waits on them. While the test binary lives it reaps its own children.
+// The server, initdb and the watchdog are in process groups of their own
+// (a ^C at the terminal reaches the test binary, whose exit then triggers
+// the watchdog) and are handed no stdout/stderr of ours, so `go test`
+// never waits on them. While the test binary lives it reaps its own
+// children; the server and the watchdog outlive it by the fraction of a
+// second the shutdown takes, and are then reaped by init as orphans.
 
 import (
 	"context"
@@ -47,7 +53,7 @@ const (
 	Role = "kiln"
 
 	extensionControl = "/usr/share/postgresql/15/extension/postgis.control" // postgresql-15-postgis-3-scripts
-	extensionLibrary = "/usr/lib/postgresql/15/lib/postgis-3.so"             // postgresql-15-postgis-3
+	extensionLibrary = "/usr/lib/postgresql/15/lib/postgis-3.so"            // postgresql-15-postgis-3
 	superuser        = "postgres"
 	templateDB       = "kiln_postgis_template"
 	startTimeout     = 30 * time.Second // initdb, then the server accepting connections
@@ -63,6 +69,7 @@ type Server struct {
 	rolePass  string
 	logPath   string
 
+	proc   *os.Process   // the postmaster
 	exited chan struct{} // closed when the postmaster has exited
 	keep   *os.File      // the watchdog's pipe; held (never closed) until exit
 
@@ -231,8 +238,15 @@ func command(ctx context.Context, cred *syscall.Credential, name string, args ..
 	cmd := exec.CommandContext(ctx, filepath.Join(BinDir, name), args...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "TZ=UTC"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
-	cmd.WaitDelay = time.Second
+	// On timeout, the whole group: initdb's backend with it.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	return cmd
+}
+
+// writePid records a started process for the watchdog.
+func (s *Server) writePid(name string, p *os.Process) {
+	os.WriteFile(filepath.Join(s.dir, name), []byte(strconv.Itoa(p.Pid)+"\n"), 0o644)
 }
 
 func (s *Server) initdb(cred *syscall.Credential) error {
@@ -248,13 +262,29 @@ func (s *Server) initdb(cred *syscall.Credential) error {
 	defer os.Remove(pwfile)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	out, err := command(ctx, cred, "initdb",
+	cmd := command(ctx, cred, "initdb",
 		"-D", filepath.Join(s.dir, "data"), "-U", superuser, "--pwfile", pwfile,
 		"-E", "UTF8", "--locale", "C", "--no-sync", "--no-instructions",
 		"--auth-local", "scram-sha-256", "--auth-host", "scram-sha-256",
-	).CombinedOutput()
+	)
+	// Its output goes to a file, not to a pipe to this process: when this
+	// process dies, initdb is left to finish unharmed (see the watchdog).
+	logPath := filepath.Join(s.dir, "initdb.log")
+	out, err := os.Create(logPath)
 	if err != nil {
-		return fmt.Errorf("initdb: %v\n%s", err, tail(string(out), 30))
+		return err
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("initdb: %v", err)
+	}
+	s.writePid("initdb.pid", cmd.Process)
+	err = cmd.Wait()
+	os.Remove(filepath.Join(s.dir, "initdb.pid"))
+	if err != nil {
+		b, _ := os.ReadFile(logPath)
+		return fmt.Errorf("initdb: %v\n%s", err, tail(string(b), 30))
 	}
 	// Only password logins: over the socket (in our private directory) and
 	// over TCP from 127.0.0.1, the one address the server listens on.
@@ -290,9 +320,10 @@ func (s *Server) startServer(cred *syscall.Credential, deadline time.Time) error
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	s.writePid("postgres.pid", cmd.Process)
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }() // reaps it, whenever it exits
-	s.port, s.exited = port, exited
+	s.port, s.proc, s.exited = port, cmd.Process, exited
 
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -324,17 +355,21 @@ func freePort() (int, error) {
 }
 
 // watchdogScript waits for EOF on stdin (this process has exited), then
-// stops the server in $1/data and removes $1.
+// waits for initdb's process group to finish, stops the server recorded in
+// $1 and removes $1. (dash's kill takes -PGID for a process group, without
+// "--".)
 const watchdogScript = `cat >/dev/null
-pid=$(head -n 1 "$1/data/postmaster.pid" 2>/dev/null)
-if [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null; then
+stop() { # signal target tenths-of-seconds
+  kill -"$1" "$2" 2>/dev/null || return 0
   i=0
-  while [ -e "$1/data/postmaster.pid" ] && kill -0 "$pid" 2>/dev/null; do
+  while kill -0 "$2" 2>/dev/null; do
     i=$((i+1))
-    if [ $i -ge 100 ]; then kill -KILL "$pid" 2>/dev/null; break; fi
+    if [ $i -ge "$3" ]; then kill -KILL "$2" 2>/dev/null; return 0; fi
     sleep 0.1
   done
-fi
+}
+pid=$(cat "$1/initdb.pid" 2>/dev/null) && [ -n "$pid" ] && stop 0 "-$pid" 300
+pid=$(cat "$1/postgres.pid" 2>/dev/null) && [ -n "$pid" ] && stop QUIT "$pid" 100
 rm -rf "$1"
 `
 
@@ -358,16 +393,19 @@ func (s *Server) startWatchdog() error {
 
 // kill stops the server now, if it runs, and waits for it to exit.
 func (s *Server) kill() {
-	if s.exited == nil {
+	if s.proc == nil {
 		return
 	}
-	b, _ := os.ReadFile(filepath.Join(s.dir, "data", "postmaster.pid"))
-	if pid, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0]); err == nil && pid > 0 {
-		syscall.Kill(pid, syscall.SIGQUIT)
-	}
+	s.proc.Signal(syscall.SIGQUIT) // immediate shutdown
 	select {
 	case <-s.exited:
+		return
 	case <-time.After(10 * time.Second):
+	}
+	s.proc.Kill()
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
 	}
 }
 

@@ -1,0 +1,78 @@
+// Package mapdata is kiln's map database: the features of the rendering
+// schema's layers (see internal/schema), written by the importer and read
+// by renderers by layer, area and zoom. Geometries are in web mercator
+// (EPSG:3857) metres. Two stores implement it: SQLite (the embedded
+// default, package mapdata/sqlite) and PostGIS (mapdata/postgis).
+package mapdata
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/paulmach/orb"
+)
+
+// Feature is one map feature of a layer.
+type Feature struct {
+	Layer   string
+	OSMType byte  // 'n', 'w', 'r'; 0 for features not from one OSM object (ocean)
+	OSMID   int64 // 0 with OSMType 0
+	MinZoom int   // the lowest zoom the feature is shown at
+	Sort    float64
+	Props   Props
+	Geom    orb.Geometry // EPSG:3857; Point, LineString, Polygon or MultiPolygon
+}
+
+// Props are a feature's attributes: string, int64, float64 or bool values.
+type Props map[string]any
+
+// Marshal encodes props as JSON.
+func (p Props) Marshal() ([]byte, error) { return json.Marshal(p) }
+
+// UnmarshalProps decodes JSON props, keeping integers int64.
+func UnmarshalProps(b []byte) (Props, error) {
+	if len(b) == 0 {
+		return Props{}, nil
+	}
+	var raw map[string]any
+	d := json.NewDecoder(bytesReader(b))
+	d.UseNumber()
+	if err := d.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("feature properties: %w", err)
+	}
+	p := make(Props, len(raw))
+	for k, v := range raw {
+		if n, ok := v.(json.Number); ok {
+			if i, err := n.Int64(); err == nil {
+				p[k] = i
+			} else if f, err := n.Float64(); err == nil {
+				p[k] = f
+			}
+			continue
+		}
+		p[k] = v
+	}
+	return p, nil
+}
+
+// Zoom levels at which the stores keep simplified copies of geometries: a
+// feature is read at the first level at or above the zoom asked for.
+var Levels = []int{6, 9, 12}
+
+// Tolerance is the simplification tolerance for zoom z: a quarter of a
+// pixel of a 256-pixel tile, in metres.
+func Tolerance(z int) float64 {
+	return 2 * math.Pi * 6378137 / (256 * math.Exp2(float64(z))) / 4
+}
+
+// Level picks the stored geometry for zoom z: the index into Levels, or
+// len(Levels) for the full geometry.
+func Level(z int) int {
+	for i, l := range Levels {
+		if z <= l {
+			return i
+		}
+	}
+	return len(Levels)
+}

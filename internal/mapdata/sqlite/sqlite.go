@@ -1,0 +1,172 @@
+// Package sqlite stores kiln's map data in an embedded SQLite database
+// (modernc.org/sqlite, pure Go, WAL): a table per schema layer with its
+// R*Tree index, geometries as WKB in web mercator with simplified copies
+// for low zooms. An import builds new tables beside the old ones in one
+// transaction and swaps them at commit, so readers see the old data until
+// the new is complete, and a failed import leaves the old untouched.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"kiln/internal/mapdata"
+	"kiln/internal/schema"
+)
+
+// Store is a map database in a SQLite file.
+type Store struct {
+	db     *sql.DB
+	path   string
+	layers []string
+}
+
+// Open opens (creating if needed) the map database at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(30000)", "synchronous(NORMAL)", "foreign_keys(OFF)", "cache_size(-65536)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("map database %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, layers: schema.LayerNames()}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("map database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Meta reads a value recorded at the last import ("" if none).
+func (s *Store) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+func (s *Store) checkLayer(layer string) error {
+	if !slices.Contains(s.layers, layer) {
+		return fmt.Errorf("no layer %q in the map schema", layer)
+	}
+	return nil
+}
+
+// geomColumns are the stored geometry columns by level.
+func geomColumns() []string {
+	cols := make([]string, 0, len(mapdata.Levels)+1)
+	for _, l := range mapdata.Levels {
+		cols = append(cols, fmt.Sprintf("g%d", l))
+	}
+	return append(cols, "geom")
+}
+
+// Features calls fn for the features of layer that intersect bbox (mercator)
+// and show at zoom, in the layer's sort order, with geometries simplified
+// for that zoom.
+func (s *Store) Features(ctx context.Context, layer string, bbox orb.Bound, zoom int, fn func(*mapdata.Feature) error) error {
+	if err := s.checkLayer(layer); err != nil {
+		return err
+	}
+	col := geomColumns()[mapdata.Level(zoom)]
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT f.osm_type, f.osm_id, f.minzoom, f.sort, f.props, f.%[2]s
+		FROM "f_%[1]s" f JOIN "r_%[1]s" r ON f.id = r.id
+		WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? AND f.minzoom <= ? AND f.%[2]s IS NOT NULL
+		ORDER BY f.sort, f.id`, layer, col), bbox.Max[0], bbox.Min[0], bbox.Max[1], bbox.Min[1], zoom)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return nil // nothing imported yet
+		}
+		return fmt.Errorf("map database: %s: %w", layer, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f := &mapdata.Feature{Layer: layer}
+		var osmType sql.NullString
+		var props, geom []byte
+		if err := rows.Scan(&osmType, &f.OSMID, &f.MinZoom, &f.Sort, &props, &geom); err != nil {
+			return fmt.Errorf("map database: %s: %w", layer, err)
+		}
+		if osmType.Valid && osmType.String != "" {
+			f.OSMType = osmType.String[0]
+		}
+		if f.Props, err = mapdata.UnmarshalProps(props); err != nil {
+			return err
+		}
+		if f.Geom, err = wkb.Unmarshal(geom); err != nil {
+			return fmt.Errorf("map database: %s feature %c%d: %w", layer, f.OSMType, f.OSMID, err)
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// createLayer creates a layer's tables under prefix ("f_"/"r_" live, "nf_"/"nr_" while importing).
+func createLayer(ctx context.Context, tx *sql.Tx, layer, prefix string) error {
+	var geoms []string
+	for _, c := range geomColumns() {
+		geoms = append(geoms, c+" BLOB")
+	}
+	stmts := []string{
+		fmt.Sprintf(`CREATE TABLE "%sf_%s" (id INTEGER PRIMARY KEY, osm_type TEXT, osm_id INTEGER, minzoom INTEGER NOT NULL,
+			sort REAL NOT NULL, props BLOB, minx REAL, maxx REAL, miny REAL, maxy REAL, %s)`, prefix, layer, strings.Join(geoms, ", ")),
+		fmt.Sprintf(`CREATE VIRTUAL TABLE "%sr_%s" USING rtree(id, minx, maxx, miny, maxy)`, prefix, layer),
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("creating layer %s: %w", layer, err)
+		}
+	}
+	return nil
+}
+
+// insertStmt is the statement adding a feature row to a layer table.
+func insertSQL(table string) string {
+	cols := geomColumns()
+	return fmt.Sprintf(`INSERT INTO "%s" (osm_type, osm_id, minzoom, sort, props, minx, maxx, miny, maxy, %s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?%s)`,
+		table, strings.Join(cols, ", "), strings.Repeat(", ?", len(cols)))
+}
+
+// featureArgs are a feature's insert arguments.
+func featureArgs(f *mapdata.Feature) ([]any, error) {
+	props, err := f.Props.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	b := f.Geom.Bound()
+	var osmType any
+	if f.OSMType != 0 {
+		osmType = string(f.OSMType)
+	}
+	args := []any{osmType, f.OSMID, f.MinZoom, f.Sort, props, b.Min[0], b.Max[0], b.Min[1], b.Max[1]}
+	for _, g := range mapdata.Generalize(f) {
+		if g == nil {
+			args = append(args, nil)
+			continue
+		}
+		w, err := wkb.Marshal(g)
+		if err != nil {
+			return nil, fmt.Errorf("feature %c%d of %s: %w", f.OSMType, f.OSMID, f.Layer, err)
+		}
+		args = append(args, w)
+	}
+	return args, nil
+}
