@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -24,6 +25,8 @@ import (
 )
 
 // Writer receives the features of an import (see mapdata/sqlite.Import).
+// Write is called from several goroutines at once, so that features are
+// simplified and encoded in parallel with reading the file.
 type Writer interface {
 	Write(ctx context.Context, f *mapdata.Feature) error
 }
@@ -70,6 +73,7 @@ func (s Summary) TotalFeatures() int64 {
 }
 
 type run struct {
+	path  string
 	ctx   context.Context
 	opts  Options
 	out   Writer
@@ -82,6 +86,10 @@ type run struct {
 	admin      map[int64]int  // way → lowest admin level of its boundary relations
 	disputed   map[int64]bool // ways in disputed relations
 	warned     int
+
+	features chan *mapdata.Feature // to the writers
+	writeErr chan error            // the writers' first error
+	writers  sync.WaitGroup
 }
 
 // Run imports the OSM file at path into out, filling mid.
@@ -89,7 +97,7 @@ func Run(ctx context.Context, path string, out Writer, mid *middle.Builder, opts
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &run{ctx: ctx, opts: opts, out: out, mid: mid, start: time.Now(),
+	r := &run{path: path, ctx: ctx, opts: opts, out: out, mid: mid, start: time.Now(),
 		admin: map[int64]int{}, disputed: map[int64]bool{}}
 	r.sum.Features = map[string]int64{}
 	r.sum.Bounds = orb.Bound{Min: orb.Point{180, 90}, Max: orb.Point{-180, -90}}
@@ -98,6 +106,8 @@ func Run(ctx context.Context, path string, out Writer, mid *middle.Builder, opts
 		return r.sum, fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	defer in.Close()
+	r.startWriters(max(opts.Procs, 1))
+	defer r.stopWriters()
 
 	phase, count := "nodes", int64(0)
 	lastReport := time.Now()
@@ -135,6 +145,7 @@ func Run(ctx context.Context, path string, out Writer, mid *middle.Builder, opts
 	}
 	r.boundaries()
 	r.ocean(in.Bounds())
+	r.stopWriters()
 	if r.err != nil {
 		return r.sum, r.err
 	}
@@ -151,14 +162,50 @@ func (r *run) fail(err error) {
 	}
 }
 
+func (r *run) startWriters(n int) {
+	features := make(chan *mapdata.Feature, 1024)
+	r.features = features
+	r.writeErr = make(chan error, 1)
+	for range n {
+		r.writers.Go(func() {
+			for f := range features {
+				if err := r.out.Write(r.ctx, f); err != nil {
+					select {
+					case r.writeErr <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+}
+
+// stopWriters waits for the writers to finish and takes their error.
+func (r *run) stopWriters() {
+	if r.features == nil {
+		return
+	}
+	close(r.features)
+	r.features = nil
+	r.writers.Wait()
+	select {
+	case err := <-r.writeErr:
+		r.fail(err)
+	default:
+	}
+}
+
 func (r *run) emit(f *mapdata.Feature) {
 	if r.err != nil {
 		return
 	}
-	if err := r.out.Write(r.ctx, f); err != nil {
+	select {
+	case err := <-r.writeErr:
 		r.fail(err)
 		return
+	default:
 	}
+	r.features <- f
 	r.sum.Features[f.Layer]++
 }
 
@@ -187,7 +234,7 @@ func (r *run) node(n *osm.Node) {
 	r.sum.Nodes++
 	if err := r.mid.AddNode(int64(n.ID), n.Lon, n.Lat); err != nil {
 		if errors.Is(err, nodestore.ErrUnsorted) {
-			err = fmt.Errorf("%w: %w (sort the file, e.g. with osmium sort)", ErrInput, err)
+			err = fmt.Errorf("%w: %s: %w (sort the file, e.g. with osmium sort)", ErrInput, r.path, err)
 		}
 		r.fail(err)
 		return

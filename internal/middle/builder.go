@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/paulmach/osm"
 
@@ -21,10 +22,45 @@ type Builder struct {
 	store *nodestore.Store // open once the nodes are done
 	db    *sql.DB
 	tx    *sql.Tx
-	way   *sql.Stmt
-	rel   *sql.Stmt
-	mem   *sql.Stmt
+	get   *sql.Stmt
 	pairs *pairSorter
+
+	// Rows are inserted in batches, a statement per batch: a statement
+	// per row costs more than the rows.
+	ways, rels, members batch
+}
+
+// batch collects rows for one multi-row INSERT.
+type batch struct {
+	table string
+	cols  int
+	args  []any
+}
+
+// batchRows is the number of rows per INSERT.
+const batchRows = 256
+
+func (b *batch) add(ctx context.Context, tx *sql.Tx, row ...any) error {
+	b.args = append(b.args, row...)
+	if len(b.args) >= batchRows*b.cols {
+		return b.flush(ctx, tx)
+	}
+	return nil
+}
+
+func (b *batch) flush(ctx context.Context, tx *sql.Tx) error {
+	if len(b.args) == 0 {
+		return nil
+	}
+	rows := len(b.args) / b.cols
+	one := "(?" + strings.Repeat(", ?", b.cols-1) + ")"
+	q := "INSERT INTO " + b.table + " VALUES " + one + strings.Repeat(", "+one, rows-1)
+	_, err := tx.ExecContext(ctx, q, b.args...)
+	b.args = b.args[:0]
+	if err != nil {
+		return fmt.Errorf("middle: %s: %w", b.table, err)
+	}
+	return nil
 }
 
 // pairChunk bounds the node→way pairs held in memory before a sorted run
@@ -35,7 +71,11 @@ const pairChunk = 32 << 20
 func NewBuilder(ctx context.Context, dir, gen string) (*Builder, error) {
 	files := FilesOf(dir, gen)
 	files.Remove()
-	b := &Builder{files: files, pairs: newPairSorter(dir, pairChunk)}
+	b := &Builder{files: files, pairs: newPairSorter(dir, pairChunk),
+		ways:    batch{table: "ways (id, refs, tags)", cols: 3},
+		rels:    batch{table: "relations (id, members, tags)", cols: 3},
+		members: batch{table: "members (type, ref, relation)", cols: 3},
+	}
 	var err error
 	if b.nodes, err = nodestore.Create(files.Nodes); err != nil {
 		return nil, err
@@ -52,18 +92,9 @@ func NewBuilder(ctx context.Context, dir, gen string) (*Builder, error) {
 		b.Abort()
 		return nil, fmt.Errorf("middle: %w", err)
 	}
-	for _, s := range []struct {
-		st **sql.Stmt
-		q  string
-	}{
-		{&b.way, `INSERT INTO ways (id, refs, tags) VALUES (?, ?, ?)`},
-		{&b.rel, `INSERT INTO relations (id, members, tags) VALUES (?, ?, ?)`},
-		{&b.mem, `INSERT INTO members (type, ref, relation) VALUES (?, ?, ?)`},
-	} {
-		if *s.st, err = b.tx.PrepareContext(ctx, s.q); err != nil {
-			b.Abort()
-			return nil, fmt.Errorf("middle: %w", err)
-		}
+	if b.get, err = b.tx.PrepareContext(ctx, `SELECT refs, tags FROM ways WHERE id = ?`); err != nil {
+		b.Abort()
+		return nil, fmt.Errorf("middle: %w", err)
 	}
 	return b, nil
 }
@@ -98,8 +129,8 @@ func (b *Builder) NodeCount() int64 { return b.nodes.Count() }
 
 // AddWay stores a way.
 func (b *Builder) AddWay(ctx context.Context, id int64, refs []int64, tags map[string]string) error {
-	if _, err := b.way.ExecContext(ctx, id, encodeRefs(refs), encodeTags(tags)); err != nil {
-		return fmt.Errorf("middle: way %d: %w", id, err)
+	if err := b.ways.add(ctx, b.tx, id, encodeRefs(refs), encodeTags(tags)); err != nil {
+		return err
 	}
 	for _, n := range refs {
 		if err := b.pairs.add(n, id); err != nil {
@@ -110,22 +141,24 @@ func (b *Builder) AddWay(ctx context.Context, id int64, refs []int64, tags map[s
 }
 
 // Way reads a stored way (nil if not stored).
-func (b *Builder) Way(ctx context.Context, id int64) (*Way, error) { return getWay(ctx, b.tx, id) }
+func (b *Builder) Way(ctx context.Context, id int64) (*Way, error) {
+	if err := b.ways.flush(ctx, b.tx); err != nil {
+		return nil, err
+	}
+	return scanWay(b.get.QueryRowContext(ctx, id), id)
+}
 
 // AddRelation stores a relation and indexes its members.
 func (b *Builder) AddRelation(ctx context.Context, id int64, members osm.Members, tags map[string]string) error {
 	ms := make([]Member, len(members))
 	for i, m := range members {
 		ms[i] = Member{Type: m.Type, Ref: m.Ref, Role: m.Role}
-		if _, err := b.mem.ExecContext(ctx, string(m.Type), m.Ref, id); err != nil {
-			return fmt.Errorf("middle: relation %d: %w", id, err)
+		if err := b.members.add(ctx, b.tx, string(m.Type), m.Ref, id); err != nil {
+			return err
 		}
 	}
 	enc, _ := json.Marshal(ms)
-	if _, err := b.rel.ExecContext(ctx, id, enc, encodeTags(tags)); err != nil {
-		return fmt.Errorf("middle: relation %d: %w", id, err)
-	}
-	return nil
+	return b.rels.add(ctx, b.tx, id, enc, encodeTags(tags))
 }
 
 // Finish writes the indexes and closes the generation.
@@ -134,9 +167,13 @@ func (b *Builder) Finish(ctx context.Context) error {
 		b.Abort()
 		return err
 	}
-	for _, st := range []*sql.Stmt{b.way, b.rel, b.mem} {
-		st.Close()
+	for _, bt := range []*batch{&b.ways, &b.rels, &b.members} {
+		if err := bt.flush(ctx, b.tx); err != nil {
+			b.Abort()
+			return err
+		}
 	}
+	b.get.Close()
 	if _, err := b.tx.ExecContext(ctx, `CREATE INDEX members_ref ON members (type, ref)`); err != nil {
 		b.Abort()
 		return fmt.Errorf("middle: %w", err)

@@ -129,10 +129,10 @@ func decodeTags(b []byte) (map[string]string, error) {
 	return t, nil
 }
 
-// getWay reads a way from q (the builder's transaction or the reader's db).
-func getWay(ctx context.Context, q queryer, id int64) (*Way, error) {
+// scanWay reads a way from a "SELECT refs, tags FROM ways" row.
+func scanWay(row *sql.Row, id int64) (*Way, error) {
 	var refs, tags []byte
-	err := q.QueryRowContext(ctx, `SELECT refs, tags FROM ways WHERE id = ?`, id).Scan(&refs, &tags)
+	err := row.Scan(&refs, &tags)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -13,9 +13,11 @@ package pgtest
 // SIGKILL to its process group: a bootstrap backend whose files vanish or
 // that is signalled leaves its shared memory behind), stops the server
 // (SIGQUIT, PostgreSQL's immediate shutdown, which removes its shared
-// memory; SIGKILL after 10 s) and removes the directory. It finds them through the pid files initdb.pid and
-// postgres.pid that Start writes beside data/ as soon as each has started.
-// Databases are per test and dropped by its cleanup.
+// memory; SIGKILL after 10 s) and removes the directory. It finds them
+// through the pid files initdb.pid and postgres.pid that Start writes beside
+// data/ as soon as each has started. Databases are per test and dropped by
+// its cleanup. Only a crash of the test binary in the microseconds between
+// starting initdb or postgres and writing its pid file can leave one behind.
 //
 // The server, initdb and the watchdog are in process groups of their own
 // (a ^C at the terminal reaches the test binary, whose exit then triggers
@@ -133,7 +135,7 @@ func missing() string {
 	return ""
 }
 
-func start() (s *Server, err error) {
+func start() (_ *Server, err error) {
 	began := time.Now()
 	cred, err := credential()
 	if err != nil {
@@ -143,7 +145,7 @@ func start() (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Server{dir: dir, logPath: filepath.Join(dir, "server.log"), superPass: secret(), rolePass: secret()}
+	s := &Server{dir: dir, logPath: filepath.Join(dir, "server.log"), superPass: secret(), rolePass: secret()}
 	// The watchdog comes first: from here on, whatever happens to this
 	// process, the directory and any server in it go away with it.
 	if err := s.startWatchdog(); err != nil {
@@ -154,6 +156,7 @@ func start() (s *Server, err error) {
 		if err != nil {
 			s.kill()
 			os.RemoveAll(dir)
+			s.keep.Close() // the watchdog finds nothing left and exits
 		}
 	}()
 	if cred != nil {
@@ -173,12 +176,12 @@ func start() (s *Server, err error) {
 			break
 		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%w\nserver log (%s):\n%s", err, s.logPath, s.LogTail(30))
+	if err == nil {
+		err = s.admin(context.Background(), "postgres",
+			"CREATE ROLE "+Role+" LOGIN NOSUPERUSER CREATEDB PASSWORD '"+s.rolePass+"'")
 	}
-	if err := s.admin(context.Background(), "postgres",
-		"CREATE ROLE "+Role+" LOGIN NOSUPERUSER CREATEDB PASSWORD '"+s.rolePass+"'"); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("%w\nserver log:\n%s", err, s.LogTail(30))
 	}
 	return s, nil
 }
@@ -355,21 +358,23 @@ func freePort() (int, error) {
 }
 
 // watchdogScript waits for EOF on stdin (this process has exited), then
-// waits for initdb's process group to finish, stops the server recorded in
-// $1 and removes $1. (dash's kill takes -PGID for a process group, without
-// "--".)
+// waits for initdb to finish, stops the server recorded in $1 and removes
+// $1. A zombie counts as gone: orphans wait for init to reap them. (dash's
+// kill takes -PGID for a process group, without "--".)
 const watchdogScript = `cat >/dev/null
-stop() { # signal target tenths-of-seconds
-  kill -"$1" "$2" 2>/dev/null || return 0
+running() { # pid
+  s=$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null) && [ -n "$s" ] && [ "$s" != Z ]
+}
+gone() { # pid tenths-of-seconds
   i=0
-  while kill -0 "$2" 2>/dev/null; do
-    i=$((i+1))
-    if [ $i -ge "$3" ]; then kill -KILL "$2" 2>/dev/null; return 0; fi
+  while running "$1"; do
+    i=$((i+1)); [ $i -ge "$2" ] && return 1
     sleep 0.1
   done
 }
-pid=$(cat "$1/initdb.pid" 2>/dev/null) && [ -n "$pid" ] && stop 0 "-$pid" 300
-pid=$(cat "$1/postgres.pid" 2>/dev/null) && [ -n "$pid" ] && stop QUIT "$pid" 100
+pid=$(cat "$1/initdb.pid" 2>/dev/null) && [ -n "$pid" ] && { gone "$pid" 300 || kill -KILL "-$pid"; }
+pid=$(cat "$1/postgres.pid" 2>/dev/null) && [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null &&
+  { gone "$pid" 100 || kill -KILL "$pid"; }
 rm -rf "$1"
 `
 
@@ -412,14 +417,18 @@ func (s *Server) kill() {
 // Port is the TCP port the server listens on at 127.0.0.1.
 func (s *Server) Port() int { return s.port }
 
-// SuperuserURL is a URL to the postgres database as the superuser postgres.
-func (s *Server) SuperuserURL() string {
-	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/postgres?sslmode=disable", superuser, s.superPass, s.port)
+// SuperuserURL is the URL of the postgres database as the superuser
+// postgres.
+func (s *Server) SuperuserURL() string { return s.superuserURL("postgres") }
+
+func (s *Server) superuserURL(db string) string {
+	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", superuser, s.superPass, s.port, db)
 }
 
-// URL is the URL to database db as the test role.
+// URL is the URL of database db as the test role: no TLS (the server has
+// none; clients that prefer it, as pgx does by default, fall back).
 func (s *Server) URL(db string) string {
-	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", Role, s.rolePass, s.port, db)
+	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", Role, s.rolePass, s.port, db)
 }
 
 // LogTail returns the last n lines of the server's log.
@@ -493,8 +502,7 @@ func (s *Server) makeTemplate() error {
 func (s *Server) admin(ctx context.Context, db, sql string) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	url := strings.Replace(s.SuperuserURL(), "/postgres?", "/"+db+"?", 1)
-	c, err := pgx.Connect(ctx, url)
+	c, err := pgx.Connect(ctx, s.superuserURL(db))
 	if err != nil {
 		return fmt.Errorf("connecting as %s to %s: %w", superuser, db, err)
 	}

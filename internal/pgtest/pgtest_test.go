@@ -47,7 +47,7 @@ func TestPostGIS(t *testing.T) {
 			t.Fatal(err)
 		}
 		if pw, _ := p.User.Password(); p.Scheme != "postgres" || p.User.Username() != Role || pw == "" ||
-			p.Hostname() != "127.0.0.1" || p.Port() == "" {
+			p.Hostname() != "127.0.0.1" || p.Port() == "" || p.RawQuery != "" {
 			t.Fatalf("URL %s is not postgres://%s:PASSWORD@127.0.0.1:PORT/DB", u, Role)
 		}
 	}

@@ -1,9 +1,11 @@
 // Package sqlite stores kiln's map data in an embedded SQLite database
-// (modernc.org/sqlite, pure Go, WAL): a table per schema layer with its
-// R*Tree index, geometries as WKB in web mercator with simplified copies
-// for low zooms. An import builds new tables beside the old ones in one
-// transaction and swaps them at commit, so readers see the old data until
-// the new is complete, and a failed import leaves the old untouched.
+// (modernc.org/sqlite, pure Go, WAL): one table of features, geometries as
+// WKB in web mercator with simplified copies for low zooms, and one R*Tree
+// over four dimensions — x, y, layer and minimum zoom — so that a query for
+// one layer at one zoom in one area is answered by the index alone. An
+// import builds new tables beside the old ones in one transaction and swaps
+// them at commit, so readers see the old data until the new is complete,
+// and a failed import leaves the old untouched.
 package sqlite
 
 import (
@@ -12,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/paulmach/orb"
@@ -27,7 +28,7 @@ import (
 type Store struct {
 	db     *sql.DB
 	path   string
-	layers []string
+	layers map[string]int // name → index in the R*Tree
 }
 
 // Open opens (creating if needed) the map database at path.
@@ -40,7 +41,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, layers: schema.LayerNames()}
+	s := &Store{db: db, path: path, layers: map[string]int{}}
+	for i, l := range schema.LayerNames() {
+		s.layers[l] = i
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("map database %s: %w", path, err)
@@ -61,11 +65,12 @@ func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 	return v, err
 }
 
-func (s *Store) checkLayer(layer string) error {
-	if !slices.Contains(s.layers, layer) {
-		return fmt.Errorf("no layer %q in the map schema", layer)
+func (s *Store) layerIndex(layer string) (int, error) {
+	i, ok := s.layers[layer]
+	if !ok {
+		return 0, fmt.Errorf("no layer %q in the map schema", layer)
 	}
-	return nil
+	return i, nil
 }
 
 // geomColumns are the stored geometry columns by level.
@@ -81,14 +86,16 @@ func geomColumns() []string {
 // and show at zoom, in the layer's sort order, with geometries simplified
 // for that zoom.
 func (s *Store) Features(ctx context.Context, layer string, bbox orb.Bound, zoom int, fn func(*mapdata.Feature) error) error {
-	if err := s.checkLayer(layer); err != nil {
+	li, err := s.layerIndex(layer)
+	if err != nil {
 		return err
 	}
 	col := geomColumns()[mapdata.Level(zoom)]
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT f.osm_type, f.osm_id, f.minzoom, f.sort, f.props, f.%[2]s
-		FROM "f_%[1]s" f JOIN "r_%[1]s" r ON f.id = r.id
-		WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? AND f.minzoom <= ? AND f.%[2]s IS NOT NULL
-		ORDER BY f.sort, f.id`, layer, col), bbox.Max[0], bbox.Min[0], bbox.Max[1], bbox.Min[1], zoom)
+	rows, err := s.db.QueryContext(ctx, `SELECT f.osm_type, f.osm_id, f.minzoom, f.sort, f.props, f.`+col+`
+		FROM features f JOIN features_index r ON f.id = r.id
+		WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?
+		AND r.minlayer <= ? AND r.maxlayer >= ? AND r.minzoom <= ? AND f.`+col+` IS NOT NULL
+		ORDER BY f.sort, f.id`, bbox.Max[0], bbox.Min[0], bbox.Max[1], bbox.Min[1], li, li, zoom)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
 			return nil // nothing imported yet
@@ -103,7 +110,7 @@ func (s *Store) Features(ctx context.Context, layer string, bbox orb.Bound, zoom
 		if err := rows.Scan(&osmType, &f.OSMID, &f.MinZoom, &f.Sort, &props, &geom); err != nil {
 			return fmt.Errorf("map database: %s: %w", layer, err)
 		}
-		if osmType.Valid && osmType.String != "" {
+		if osmType.String != "" {
 			f.OSMType = osmType.String[0]
 		}
 		if f.Props, err = mapdata.UnmarshalProps(props); err != nil {
@@ -119,34 +126,36 @@ func (s *Store) Features(ctx context.Context, layer string, bbox orb.Bound, zoom
 	return rows.Err()
 }
 
-// createLayer creates a layer's tables under prefix ("f_"/"r_" live, "nf_"/"nr_" while importing).
-func createLayer(ctx context.Context, tx *sql.Tx, layer, prefix string) error {
+// createTables creates the feature table and its index with the prefix
+// ("" live, "new_" while importing).
+func createTables(ctx context.Context, tx *sql.Tx, prefix string) error {
 	var geoms []string
 	for _, c := range geomColumns() {
 		geoms = append(geoms, c+" BLOB")
 	}
 	stmts := []string{
-		fmt.Sprintf(`CREATE TABLE "%sf_%s" (id INTEGER PRIMARY KEY, osm_type TEXT, osm_id INTEGER, minzoom INTEGER NOT NULL,
-			sort REAL NOT NULL, props BLOB, minx REAL, maxx REAL, miny REAL, maxy REAL, %s)`, prefix, layer, strings.Join(geoms, ", ")),
-		fmt.Sprintf(`CREATE VIRTUAL TABLE "%sr_%s" USING rtree(id, minx, maxx, miny, maxy)`, prefix, layer),
+		fmt.Sprintf(`CREATE TABLE %sfeatures (id INTEGER PRIMARY KEY, layer INTEGER NOT NULL, osm_type TEXT, osm_id INTEGER,
+			minzoom INTEGER NOT NULL, sort REAL NOT NULL, props BLOB, minx REAL, maxx REAL, miny REAL, maxy REAL, %s)`,
+			prefix, strings.Join(geoms, ", ")),
+		fmt.Sprintf(`CREATE VIRTUAL TABLE %sfeatures_index USING rtree(id, minx, maxx, miny, maxy, minlayer, maxlayer, minzoom, maxzoom)`, prefix),
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("creating layer %s: %w", layer, err)
+			return fmt.Errorf("map database: %w", err)
 		}
 	}
 	return nil
 }
 
-// insertStmt is the statement adding a feature row to a layer table.
+// insertSQL is the statement adding a feature row to a feature table.
 func insertSQL(table string) string {
 	cols := geomColumns()
-	return fmt.Sprintf(`INSERT INTO "%s" (osm_type, osm_id, minzoom, sort, props, minx, maxx, miny, maxy, %s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?%s)`,
+	return fmt.Sprintf(`INSERT INTO %s (layer, osm_type, osm_id, minzoom, sort, props, minx, maxx, miny, maxy, %s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?%s)`,
 		table, strings.Join(cols, ", "), strings.Repeat(", ?", len(cols)))
 }
 
 // featureArgs are a feature's insert arguments.
-func featureArgs(f *mapdata.Feature) ([]any, error) {
+func featureArgs(layer int, f *mapdata.Feature) ([]any, error) {
 	props, err := f.Props.Marshal()
 	if err != nil {
 		return nil, err
@@ -156,7 +165,7 @@ func featureArgs(f *mapdata.Feature) ([]any, error) {
 	if f.OSMType != 0 {
 		osmType = string(f.OSMType)
 	}
-	args := []any{osmType, f.OSMID, f.MinZoom, f.Sort, props, b.Min[0], b.Max[0], b.Min[1], b.Max[1]}
+	args := []any{layer, osmType, f.OSMID, f.MinZoom, f.Sort, props, b.Min[0], b.Max[0], b.Min[1], b.Max[1]}
 	for _, g := range mapdata.Generalize(f) {
 		if g == nil {
 			args = append(args, nil)
