@@ -10,16 +10,57 @@ import (
 	"time"
 
 	"kiln/internal/importer"
+	"kiln/internal/mapdata"
+	"kiln/internal/mapdata/postgis"
 	"kiln/internal/mapdata/sqlite"
 	"kiln/internal/middle"
 	"kiln/internal/tilestore"
 )
 
+// mapStore is the map database an import writes: SQLite or PostGIS.
+type mapStore interface {
+	Meta(ctx context.Context, key string) (string, error)
+	Close() error
+	beginImport(ctx context.Context) (mapImport, error)
+}
+
+type mapImport interface {
+	Write(ctx context.Context, f *mapdata.Feature) error
+	Commit(ctx context.Context, meta map[string]string) error
+	Abort()
+}
+
+type sqliteStore struct{ *sqlite.Store }
+
+func (s sqliteStore) beginImport(ctx context.Context) (mapImport, error) { return s.BeginImport(ctx) }
+
+type postgisStore struct{ *postgis.Store }
+
+func (s postgisStore) beginImport(ctx context.Context) (mapImport, error) { return s.BeginImport(ctx) }
+
+// openMapStore opens the PostGIS database at dbURL, or else the SQLite one
+// in the data directory.
+func openMapStore(ctx context.Context, dataDir, dbURL string) (mapStore, error) {
+	if dbURL != "" {
+		s, err := postgis.Open(ctx, dbURL)
+		if err != nil {
+			return nil, err
+		}
+		return postgisStore{s}, nil
+	}
+	s, err := sqlite.Open(ctx, filepath.Join(dataDir, "map.db"))
+	if err != nil {
+		return nil, err
+	}
+	return sqliteStore{s}, nil
+}
+
 func importCmd(ctx context.Context, args []string, io IO) error {
 	fs := flags("import", io)
 	var c common
 	c.register(fs)
-	procs := fs.Int("procs", runtime.NumCPU(), "goroutines decoding PBF blocks")
+	procs := fs.Int("procs", runtime.NumCPU(), "goroutines decoding PBF blocks and encoding features")
+	dbURL := fs.String("db", "", "PostGIS database, postgres://user:pass@host:port/db (default: SQLite in the data directory)")
 	if err := parse(fs, args, true); err != nil {
 		return err
 	}
@@ -38,7 +79,7 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	if err := mkdirData(cfg.Data); err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "map.db"))
+	store, err := openMapStore(ctx, cfg.Data, *dbURL)
 	if err != nil {
 		return err
 	}
@@ -52,7 +93,7 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	imp, err := store.BeginImport(ctx)
+	imp, err := store.beginImport(ctx)
 	if err != nil {
 		mid.Abort()
 		return err
@@ -81,7 +122,7 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	}
 	if err != nil {
 		if errors.Is(err, importer.ErrInput) {
-			return usageError{errors.Unwrap(err)}
+			return usageError{err}
 		}
 		return err
 	}

@@ -31,8 +31,15 @@ type Writer interface {
 	Write(ctx context.Context, f *mapdata.Feature) error
 }
 
-// ErrInput marks errors in the input file: exit code 2.
+// ErrInput marks errors in the input file (errors.Is): exit code 2.
 var ErrInput = errors.New("bad input")
+
+// inputError is an error in the input file; its message is the cause's.
+type inputError struct{ err error }
+
+func (e inputError) Error() string        { return e.err.Error() }
+func (e inputError) Unwrap() error        { return e.err }
+func (e inputError) Is(target error) bool { return target == ErrInput }
 
 // Progress is reported about once a second.
 type Progress struct {
@@ -103,7 +110,7 @@ func Run(ctx context.Context, path string, out Writer, mid *middle.Builder, opts
 	r.sum.Bounds = orb.Bound{Min: orb.Point{180, 90}, Max: orb.Point{-180, -90}}
 	in, err := osmread.Open(ctx, path, max(opts.Procs, 1))
 	if err != nil {
-		return r.sum, fmt.Errorf("%w: %w", ErrInput, err)
+		return r.sum, inputError{err}
 	}
 	defer in.Close()
 	r.startWriters(max(opts.Procs, 1))
@@ -132,7 +139,7 @@ func Run(ctx context.Context, path string, out Writer, mid *middle.Builder, opts
 		}
 	}
 	if err := in.Err(); err != nil {
-		return r.sum, fmt.Errorf("%w: %w", ErrInput, err)
+		return r.sum, inputError{err}
 	}
 	if r.err != nil {
 		return r.sum, r.err
@@ -234,7 +241,7 @@ func (r *run) node(n *osm.Node) {
 	r.sum.Nodes++
 	if err := r.mid.AddNode(int64(n.ID), n.Lon, n.Lat); err != nil {
 		if errors.Is(err, nodestore.ErrUnsorted) {
-			err = fmt.Errorf("%w: %s: %w (sort the file, e.g. with osmium sort)", ErrInput, r.path, err)
+			err = inputError{fmt.Errorf("%s: %w (sort the file, e.g. with osmium sort)", r.path, err)}
 		}
 		r.fail(err)
 		return

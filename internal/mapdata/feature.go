@@ -6,9 +6,13 @@
 package mapdata
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/paulmach/orb"
 )
@@ -27,8 +31,52 @@ type Feature struct {
 // Props are a feature's attributes: string, int64, float64 or bool values.
 type Props map[string]any
 
-// Marshal encodes props as JSON.
-func (p Props) Marshal() ([]byte, error) { return json.Marshal(p) }
+// Marshal encodes props as a JSON object, keys sorted, floats always with
+// a fraction or exponent so that they decode as floats again.
+func (p Props) Marshal() ([]byte, error) {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := []byte{'{'}
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		switch v := p[k].(type) {
+		case string:
+			enc, _ := json.Marshal(v)
+			b = append(b, enc...)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("property %s: %v is not a JSON number", k, v)
+			}
+			// Plain notation with a fraction: PostgreSQL's jsonb keeps
+			// "4.0" a fraction but turns "4e+08" into an integer.
+			format := byte('f')
+			if math.Abs(v) >= 1e15 || v != 0 && math.Abs(v) < 1e-6 {
+				format = 'g'
+			}
+			n := strconv.AppendFloat(nil, v, format, -1, 64)
+			if !bytes.ContainsAny(n, ".eE") {
+				n = append(n, ".0"...)
+			}
+			b = append(b, n...)
+		default:
+			return nil, fmt.Errorf("property %s: unsupported type %T", k, v)
+		}
+	}
+	return append(b, '}'), nil
+}
 
 // UnmarshalProps decodes JSON props, keeping integers int64.
 func UnmarshalProps(b []byte) (Props, error) {
@@ -36,7 +84,7 @@ func UnmarshalProps(b []byte) (Props, error) {
 		return Props{}, nil
 	}
 	var raw map[string]any
-	d := json.NewDecoder(bytesReader(b))
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	if err := d.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("feature properties: %w", err)
@@ -44,9 +92,13 @@ func UnmarshalProps(b []byte) (Props, error) {
 	p := make(Props, len(raw))
 	for k, v := range raw {
 		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				p[k] = i
-			} else if f, err := n.Float64(); err == nil {
+			if !strings.ContainsAny(string(n), ".eE") {
+				if i, err := n.Int64(); err == nil {
+					p[k] = i
+					continue
+				}
+			}
+			if f, err := n.Float64(); err == nil {
 				p[k] = f
 			}
 			continue

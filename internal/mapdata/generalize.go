@@ -43,11 +43,45 @@ func simplified(g orb.Geometry, z int) orb.Geometry {
 		if math.Abs(planar.Area(g)) < px*px {
 			return nil
 		}
-		s := simplify.DouglasPeucker(tol).Simplify(orb.Clone(g))
+		s := clean(simplify.DouglasPeucker(tol).Simplify(orb.Clone(g)))
 		if s == nil || math.Abs(planar.Area(s)) == 0 {
 			return nil
 		}
 		return s
 	}
 	return g
+}
+
+// clean drops the rings that simplification left without area (fewer than
+// four points), and the polygons that lost their outer ring.
+func clean(g orb.Geometry) orb.Geometry {
+	polygon := func(p orb.Polygon) orb.Polygon {
+		if len(p) == 0 || len(p[0]) < 4 {
+			return nil
+		}
+		out := p[:1]
+		for _, r := range p[1:] {
+			if len(r) >= 4 {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	switch g := g.(type) {
+	case orb.Polygon:
+		if p := polygon(g); p != nil {
+			return p
+		}
+	case orb.MultiPolygon:
+		var mp orb.MultiPolygon
+		for _, p := range g {
+			if p = polygon(p); p != nil {
+				mp = append(mp, p)
+			}
+		}
+		if len(mp) > 0 {
+			return mp
+		}
+	}
+	return nil
 }

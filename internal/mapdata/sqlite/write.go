@@ -65,11 +65,11 @@ func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
 	tx := imp.tx
 	stmts := []string{
 		`INSERT INTO new_features_index SELECT id, minx, maxx, miny, maxy, layer, layer, minzoom, 99 FROM new_features`,
-		`CREATE INDEX new_features_osm ON new_features (osm_type, osm_id)`,
 		`DROP TABLE IF EXISTS features_index`,
 		`DROP TABLE IF EXISTS features`,
 		`ALTER TABLE new_features RENAME TO features`,
 		`ALTER TABLE new_features_index RENAME TO features_index`,
+		`CREATE INDEX features_osm ON features (osm_type, osm_id)`,
 		`DELETE FROM meta`,
 	}
 	for _, q := range stmts {
@@ -172,7 +172,7 @@ func (u *Update) SetMeta(ctx context.Context, key, value string) error {
 }
 
 // Commit applies the update.
-func (u *Update) Commit() error { return u.tx.Commit() }
+func (u *Update) Commit(context.Context) error { return u.tx.Commit() }
 
 // Abort drops the update.
 func (u *Update) Abort() { u.tx.Rollback() }
