@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"time"
 
+	"kiln/internal/expire"
 	"kiln/internal/importer"
 	"kiln/internal/mapdata"
 	"kiln/internal/mapdata/postgis"
 	"kiln/internal/mapdata/sqlite"
 	"kiln/internal/middle"
+	"kiln/internal/osmread"
 	"kiln/internal/tilestore"
 )
 
@@ -22,6 +25,14 @@ type mapStore interface {
 	Meta(ctx context.Context, key string) (string, error)
 	Close() error
 	beginImport(ctx context.Context) (mapImport, error)
+	beginUpdate(ctx context.Context) (mapUpdate, error)
+}
+
+type mapUpdate interface {
+	importer.Updater
+	SetMeta(ctx context.Context, key, value string) error
+	Commit(ctx context.Context) error
+	Abort()
 }
 
 type mapImport interface {
@@ -33,10 +44,12 @@ type mapImport interface {
 type sqliteStore struct{ *sqlite.Store }
 
 func (s sqliteStore) beginImport(ctx context.Context) (mapImport, error) { return s.BeginImport(ctx) }
+func (s sqliteStore) beginUpdate(ctx context.Context) (mapUpdate, error) { return s.BeginUpdate(ctx) }
 
 type postgisStore struct{ *postgis.Store }
 
 func (s postgisStore) beginImport(ctx context.Context) (mapImport, error) { return s.BeginImport(ctx) }
+func (s postgisStore) beginUpdate(ctx context.Context) (mapUpdate, error) { return s.BeginUpdate(ctx) }
 
 // openMapStore opens the PostGIS database at dbURL, or else the SQLite one
 // in the data directory.
@@ -61,6 +74,9 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	c.register(fs)
 	procs := fs.Int("procs", runtime.NumCPU(), "goroutines decoding PBF blocks and encoding features")
 	dbURL := fs.String("db", "", "PostGIS database, postgres://user:pass@host:port/db (default: SQLite in the data directory)")
+	appendChange := fs.Bool("append", false, "apply a change file (.osc, .osc.gz, .osc.bz2) to the imported data")
+	expireOut := fs.String("expire-output", "", "with --append: write the touched tiles here as z/x/y lines, for kiln expire")
+	expireZoom := fs.Int("expire-zoom", 15, "with --append: zoom of the tiles in --expire-output")
 	if err := parse(fs, args, true); err != nil {
 		return err
 	}
@@ -79,11 +95,20 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	if err := mkdirData(cfg.Data); err != nil {
 		return err
 	}
+	if *expireZoom < 0 || *expireZoom > 20 {
+		return usagef("--expire-zoom %d: want 0 to 20", *expireZoom)
+	}
 	store, err := openMapStore(ctx, cfg.Data, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if *appendChange {
+		return applyChange(ctx, path, cfg.Data, store, *expireOut, *expireZoom, io)
+	}
+	if *expireOut != "" {
+		return usagef("--expire-output goes with --append")
+	}
 	prev, err := store.Meta(ctx, "middle_generation")
 	if err != nil {
 		return err
@@ -144,4 +169,72 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 		filepath.Base(path), sum.Nodes, sum.Ways, sum.Relations, sum.TotalFeatures(), sum.Seconds,
 		float64(objects)/max(sum.Seconds, 1e-9), sum.Warnings(), sum.MissingNodes, sum.BrokenRings, sum.IncompleteRelations)
 	return nil
+}
+
+// applyChange is kiln import --append.
+func applyChange(ctx context.Context, path, dataDir string, store mapStore, expireOut string, expireZoom int, io IO) error {
+	gen, err := store.Meta(ctx, "middle_generation")
+	if err != nil {
+		return err
+	}
+	if gen == "" {
+		return usagef("no imported data to update: run kiln import with an extract first")
+	}
+	edits, err := osmread.ReadChange(ctx, path)
+	if err != nil {
+		return usageError{err}
+	}
+	mid, err := middle.OpenUpdate(ctx, dataDir, gen)
+	if err != nil {
+		return err
+	}
+	upd, err := store.beginUpdate(ctx)
+	if err != nil {
+		mid.Abort()
+		return err
+	}
+	exp := expire.NewList(expireZoom)
+	sum, err := importer.Apply(ctx, edits, upd, mid, exp)
+	if err == nil {
+		err = upd.SetMeta(ctx, "updated_at", time.Now().UTC().Format(time.RFC3339))
+	}
+	if err != nil {
+		upd.Abort()
+		mid.Abort()
+		return err
+	}
+	if err := upd.Commit(ctx); err != nil {
+		mid.Abort()
+		return err
+	}
+	if err := mid.Commit(); err != nil {
+		return fmt.Errorf("the map data is updated but the update store is not, so the next change may miss nodes; import the extract again: %w", err)
+	}
+	if expireOut != "" {
+		if err := writeAtomic(expireOut, exp.WriteTo); err != nil {
+			return fmt.Errorf("expire list: %w", err)
+		}
+	}
+	fmt.Fprintf(io.Out, "kiln import --append: %s: %d nodes, %d ways, %d relations changed → %d objects rebuilt, %d features removed, %d written in %.2f s; %d tiles at zoom %d expired\n",
+		filepath.Base(path), sum.Nodes, sum.Ways, sum.Relations, sum.Rebuilt, sum.Deleted, sum.Written, sum.Seconds, exp.Len(), expireZoom)
+	return nil
+}
+
+// writeAtomic writes a file through a temporary file and a rename.
+func writeAtomic(path string, write func(w io.Writer) (int64, error)) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = write(tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }

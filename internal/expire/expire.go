@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/paulmach/orb"
+
 	"kiln/internal/tile"
 )
 
@@ -91,4 +93,58 @@ func Metas(tiles []tile.Coord, minZoom, maxZoom, n int) iter.Seq2[int, []tile.Me
 			}
 		}
 	}
+}
+
+// List collects the tiles an update touched, at one zoom.
+type List struct {
+	Zoom  int
+	tiles map[tile.Coord]struct{}
+}
+
+// NewList starts an expire list at zoom z.
+func NewList(z int) *List { return &List{Zoom: z, tiles: map[tile.Coord]struct{}{}} }
+
+// maxBoxTiles bounds the tiles one changed geometry expires: beyond that
+// (a coastline, a country border) only its corners' tiles are listed, as
+// osm2pgsql limits its expiry of large polygons.
+const maxBoxTiles = 4096
+
+// Add lists the tiles touching a web mercator box.
+func (l *List) Add(b orb.Bound) {
+	r := tile.CoveringMercator(b, l.Zoom)
+	if r.Tiles() > maxBoxTiles {
+		for _, c := range []tile.Coord{{Z: r.Z, X: r.MinX, Y: r.MinY}, {Z: r.Z, X: r.MaxX, Y: r.MinY},
+			{Z: r.Z, X: r.MinX, Y: r.MaxY}, {Z: r.Z, X: r.MaxX, Y: r.MaxY}} {
+			l.tiles[c] = struct{}{}
+		}
+		return
+	}
+	for x := r.MinX; x <= r.MaxX; x++ {
+		for y := r.MinY; y <= r.MaxY; y++ {
+			l.tiles[tile.Coord{Z: r.Z, X: x, Y: y}] = struct{}{}
+		}
+	}
+}
+
+// Len is the number of tiles listed.
+func (l *List) Len() int { return len(l.tiles) }
+
+// WriteTo writes the list as z/x/y lines, sorted.
+func (l *List) WriteTo(w io.Writer) (int64, error) {
+	coords := slices.SortedFunc(maps.Keys(l.tiles), func(a, b tile.Coord) int {
+		if a.X != b.X {
+			return a.X - b.X
+		}
+		return a.Y - b.Y
+	})
+	bw := bufio.NewWriter(w)
+	var n int64
+	for _, c := range coords {
+		k, err := fmt.Fprintf(bw, "%d/%d/%d\n", c.Z, c.X, c.Y)
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, bw.Flush()
 }

@@ -8,7 +8,6 @@
 package middle
 
 import (
-	"context"
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
@@ -147,12 +146,6 @@ func scanWay(row *sql.Row, id int64) (*Way, error) {
 		return nil, fmt.Errorf("middle: way %d: %w", id, err)
 	}
 	return w, nil
-}
-
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // nodeCacheBlocks is how many 4 KiB node blocks the stores cache: 64 MiB.

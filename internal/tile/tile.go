@@ -142,3 +142,16 @@ func (r Range) Metas(n int) iter.Seq[Meta] {
 		}
 	}
 }
+
+// halfWorld is half the side of the web mercator square, in metres.
+const halfWorld = 20037508.342789244
+
+// CoveringMercator returns the tiles at zoom z that touch the web mercator
+// (EPSG:3857) box b.
+func CoveringMercator(b orb.Bound, z int) Range {
+	n := float64(int(1) << z)
+	last := 1<<z - 1
+	tx := func(x float64) int { return min(max(int((x+halfWorld)/(2*halfWorld)*n), 0), last) }
+	ty := func(y float64) int { return min(max(int((halfWorld-y)/(2*halfWorld)*n), 0), last) }
+	return Range{Z: z, MinX: tx(b.Min[0]), MaxX: tx(b.Max[0]), MinY: ty(b.Max[1]), MaxY: ty(b.Min[1])}
+}
