@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -227,5 +228,55 @@ func TestServePortInUse(t *testing.T) {
 	code, _, stderr := run(t, "", "serve", "--data", t.TempDir(), "--listen", ln.Addr().String())
 	if code != 1 || !strings.Contains(stderr, "address already in use") {
 		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
+
+// startServe runs kiln serve as a process and returns its base URL.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "KILN_TEST_MAIN=1")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		if m := regexp.MustCompile(`msg="kiln serving" url=(\S+)`).FindStringSubmatch(lines.Text()); m != nil {
+			go io.Copy(io.Discard, stderr)
+			return m[1]
+		}
+	}
+	t.Fatal("kiln serve never logged its URL")
+	return ""
+}
+
+// A running server sees a new import without a restart.
+func TestServeSeesNewImport(t *testing.T) {
+	data := t.TempDir()
+	if code, _, stderr := run(t, "", "import", "--data", data, sampleOSM); code != 0 {
+		t.Fatal(stderr)
+	}
+	url := startServe(t, "--data", data)
+	bounds := func() []float64 {
+		t.Helper()
+		resp, err := http.Get(url + "styles/debug.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tj struct{ Bounds []float64 }
+		json.NewDecoder(resp.Body).Decode(&tj)
+		return tj.Bounds
+	}
+	if b := bounds(); len(b) != 4 || b[0] < 9.3 || b[2] > 9.7 || b[1] < 46.7 || b[3] > 47.6 {
+		t.Errorf("bounds after the first import: %v", b)
+	}
+	if code, _, stderr := run(t, "", "import", "--data", data, "../importer/testdata/coast.osm"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if b := bounds(); len(b) != 4 || b[0] < 9.9 || b[2] > 10.2 {
+		t.Errorf("bounds after the second import: %v", b)
 	}
 }

@@ -73,7 +73,7 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	var c common
 	c.register(fs)
 	procs := fs.Int("procs", runtime.NumCPU(), "goroutines decoding PBF blocks and encoding features")
-	dbURL := fs.String("db", "", "PostGIS database, postgres://user:pass@host:port/db (default: SQLite in the data directory)")
+	dbURL := fs.String("db", "", "PostGIS database, postgres://user:pass@host:port/db (default: db in the configuration, else SQLite in the data directory)")
 	appendChange := fs.Bool("append", false, "apply a change file (.osc, .osc.gz, .osc.bz2) to the imported data")
 	expireOut := fs.String("expire-output", "", "with --append: write the touched tiles here as z/x/y lines, for kiln expire")
 	expireZoom := fs.Int("expire-zoom", 15, "with --append: zoom of the tiles in --expire-output")
@@ -97,6 +97,9 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	}
 	if *expireZoom < 0 || *expireZoom > 20 {
 		return usagef("--expire-zoom %d: want 0 to 20", *expireZoom)
+	}
+	if *dbURL == "" {
+		*dbURL = cfg.DB
 	}
 	store, err := openMapStore(ctx, cfg.Data, *dbURL)
 	if err != nil {

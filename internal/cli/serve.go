@@ -45,12 +45,19 @@ func serve(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
+	maps, err := openMapStore(ctx, cfg.Data, cfg.DB)
+	if err != nil {
+		a.close(ctx)
+		return err
+	}
+	defer maps.Close()
 	srv, err := server.New(server.Options{
 		PublicURL:   cfg.PublicURL,
 		CacheMaxAge: cfg.HTTP.CacheMaxAge,
 		StaleMaxAge: cfg.HTTP.StaleMaxAge,
 		CORS:        cfg.HTTP.CORS,
 		AccessLog:   access,
+		Map:         maps,
 	}, a.pipeline, a.styles, a.metrics, log)
 	if err != nil {
 		a.close(ctx)

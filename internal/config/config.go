@@ -29,6 +29,7 @@ type Config struct {
 	Listen    string `toml:"listen"`
 	Data      string `toml:"data"`
 	PublicURL string `toml:"public_url"` // base of the URLs kiln hands out; default: the request's
+	DB        string `toml:"db"`         // PostGIS map database URL; "": SQLite in the data directory
 
 	Log    Log     `toml:"log"`
 	Render Render  `toml:"render"`
@@ -208,6 +209,12 @@ func (c *Config) Validate() error {
 			bad("public_url", "%q is not an http(s) URL", c.PublicURL)
 		}
 	}
+	if c.DB != "" {
+		u, err := url.Parse(c.DB)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			bad("db", "%q is not a postgres://user:pass@host:port/db URL", redact(c.DB))
+		}
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
 	}
@@ -295,4 +302,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%s: %w", c.file, err)
 	}
 	return err
+}
+
+// redact hides a URL's password for error messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }

@@ -13,7 +13,7 @@ func TestLoadFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9090" || c.Data != "/var/lib/kiln" || c.PublicURL != "https://tiles.example.org" {
+	if c.Listen != "127.0.0.1:9090" || c.Data != "/var/lib/kiln" || c.PublicURL != "https://tiles.example.org" || c.DB != "postgres://kiln:secret@db.example.org:5432/gis" {
 		t.Errorf("top level: %+v", c)
 	}
 	if c.Log != (Log{Level: "debug", Format: "json", Access: false}) {
@@ -71,6 +71,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"syntax", "listen = \n", "line 1"},
 		{"bad listen", "listen = \"8080\"\n", "listen: \"8080\" is not host:port"},
 		{"bad public_url", "public_url = \"tiles.example.org\"\n", "public_url"},
+		{"bad db", "db = \"mysql://u:hunter2@h/d\"\n", "db: \"mysql://u:xxxxx@h/d\""},
 		{"bad log level", "[log]\nlevel = \"loud\"\n", "log.level"},
 		{"bad log format", "[log]\nformat = \"xml\"\n", "log.format"},
 		{"negative workers", "[render]\nworkers = -1\n", "render.workers"},

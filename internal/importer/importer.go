@@ -216,14 +216,14 @@ func (r *run) emit(f *mapdata.Feature) {
 	r.sum.Features[f.Layer]++
 }
 
-// warn logs the first few data problems of each run.
+// warn logs a data problem at debug level (the summary counts them all;
+// extracts cut at a border always have some) and the first one at info.
 func (r *run) warn(msg string, args ...any) {
 	r.warned++
-	if r.warned <= 20 {
-		r.opts.Log.Warn(msg, args...)
-	} else if r.warned == 21 {
-		r.opts.Log.Warn("more data problems: only counted from here on")
+	if r.warned == 1 {
+		r.opts.Log.Info("data problems found; the summary counts them, log level debug lists them", append([]any{"first", msg}, args...)...)
 	}
+	r.opts.Log.Debug(msg, args...)
 }
 
 func tagsOf(t osm.Tags) schema.Tags {

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -22,6 +23,11 @@ import (
 	"kiln/internal/pipeline"
 )
 
+// MapInfo tells about the imported map data (see mapdata stores).
+type MapInfo interface {
+	Meta(ctx context.Context, key string) (string, error)
+}
+
 // Options tune the answers.
 type Options struct {
 	PublicURL   string        // base of URLs handed out; "" takes the request's scheme and Host
@@ -29,6 +35,7 @@ type Options struct {
 	StaleMaxAge time.Duration // max-age of tiles served while re-rendering
 	CORS        string        // Access-Control-Allow-Origin value; "" for none
 	AccessLog   *slog.Logger  // a record per request; nil for none
+	Map         MapInfo       // the map database, for the data's bounds; nil for none
 }
 
 // Server answers kiln's HTTP requests.

@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"kiln/internal/pipeline"
@@ -31,10 +33,46 @@ func (s *Server) newTileJSON(r *http.Request, st *pipeline.Style, version, prefi
 		Scheme: "xyz", Tiles: []string{url}, MinZoom: st.MinZoom, MaxZoom: st.MaxZoom,
 		Bounds: [4]float64{-180, -85.05112877980659, 180, 85.05112877980659},
 	}
+	if b, ok := s.dataBounds(r); ok {
+		tj.Bounds = b
+		z := max(st.MinZoom, min(st.MaxZoom, fitZoom(b)))
+		tj.Center = []float64{(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, float64(z)}
+	}
 	if version != "2.0.0" {
 		tj.TileSize = st.TileSize
 	}
 	return tj
+}
+
+// dataBounds are the imported data's bounds (lon/lat), read on each
+// request so that a new import shows without a restart.
+func (s *Server) dataBounds(r *http.Request) ([4]float64, bool) {
+	var b [4]float64
+	if s.opts.Map == nil {
+		return b, false
+	}
+	v, err := s.opts.Map.Meta(r.Context(), "bounds")
+	if err != nil || v == "" {
+		return b, false
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) != 4 {
+		return b, false
+	}
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return b, false
+		}
+		b[i] = f
+	}
+	return b, b[0] < b[2] && b[1] < b[3]
+}
+
+// fitZoom is the deepest zoom at which bounds fit a 1024-pixel view.
+func fitZoom(b [4]float64) int {
+	span := max(b[2]-b[0], (b[3]-b[1])*1.5)
+	return int(math.Floor(math.Log2(360 * 4 / span)))
 }
 
 // tileJSON serves /styles/{id}.json.
@@ -58,16 +96,18 @@ func (s *Server) tileLayerJSON(w http.ResponseWriter, r *http.Request) {
 // tileserver-gl's index.json does; the web page reads it.
 func (s *Server) styleList(w http.ResponseWriter, r *http.Request) {
 	type entry struct {
-		ID          string   `json:"id"`
-		Name        string   `json:"name"`
-		Description string   `json:"description,omitempty"`
-		Attribution string   `json:"attribution,omitempty"`
-		MinZoom     int      `json:"minzoom"`
-		MaxZoom     int      `json:"maxzoom"`
-		Format      string   `json:"format"`
-		TileSize    int      `json:"tileSize"`
-		URL         string   `json:"url"` // TileJSON
-		Tiles       []string `json:"tiles"`
+		ID          string     `json:"id"`
+		Name        string     `json:"name"`
+		Description string     `json:"description,omitempty"`
+		Attribution string     `json:"attribution,omitempty"`
+		MinZoom     int        `json:"minzoom"`
+		MaxZoom     int        `json:"maxzoom"`
+		Format      string     `json:"format"`
+		TileSize    int        `json:"tileSize"`
+		URL         string     `json:"url"` // TileJSON
+		Tiles       []string   `json:"tiles"`
+		Bounds      [4]float64 `json:"bounds"`
+		Center      []float64  `json:"center,omitempty"`
 	}
 	list := make([]entry, 0, len(s.order))
 	base := s.baseURL(r)
@@ -75,7 +115,7 @@ func (s *Server) styleList(w http.ResponseWriter, r *http.Request) {
 		tj := s.newTileJSON(r, st, "3.0.0", "/styles/"+st.ID+"/")
 		list = append(list, entry{ID: st.ID, Name: st.ID, Description: st.Description, Attribution: st.Attribution,
 			MinZoom: st.MinZoom, MaxZoom: st.MaxZoom, Format: st.Encoder.Format().String(), TileSize: st.TileSize,
-			URL: base + "/styles/" + st.ID + ".json", Tiles: tj.Tiles})
+			URL: base + "/styles/" + st.ID + ".json", Tiles: tj.Tiles, Bounds: tj.Bounds, Center: tj.Center})
 	}
 	s.writeJSON(w, list)
 }

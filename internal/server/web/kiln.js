@@ -17,8 +17,8 @@
   }
 
   var map = L.map('map', { worldCopyJump: true });
-  var view = parseHash() || { zoom: 2, center: [20, 0] };
-  map.setView(view.center, view.zoom);
+  var view = parseHash();
+  map.setView(view ? view.center : [20, 0], view ? view.zoom : 2);
 
   // Keep the hash in step with the map, as Leaflet-hash does.
   var writing = false;
@@ -52,6 +52,9 @@
       if (!first || s.id === saved) first = layer;
     });
     if (!first) { showError('This kiln serves no styles.'); return; }
+    // Without a position in the hash, show the imported data.
+    var data = styles.filter(function (s) { return s.center; })[0];
+    if (!view && data) map.setView([data.center[1], data.center[0]], data.center[2]);
     first.addTo(map);
     L.control.layers(layers, null, { collapsed: false }).addTo(map);
     map.on('baselayerchange', function (e) { localStorage.setItem('kiln.style', e.layer.kilnID); });
