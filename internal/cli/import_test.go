@@ -135,7 +135,7 @@ func TestImportBadInput(t *testing.T) {
 	s, _ := sqlite.Open(context.Background(), filepath.Join(data, "map.db"))
 	defer s.Close()
 	checkImported(t, s)
-	if gens, _ := filepath.Glob(filepath.Join(data, "*.bin")); len(gens) != 2 { // nodes + waynodes of the good import
+	if gens, _ := filepath.Glob(filepath.Join(data, "*.bin")); len(gens) != 3 { // nodes, ways, waynodes of the good import
 		t.Errorf("files left by failed imports: %v", gens)
 	}
 }

@@ -17,17 +17,18 @@ import (
 // Builder writes a new generation of the middle during an import: nodes
 // first (ascending ids, as OSM files give them), then ways, then relations.
 type Builder struct {
-	files Files
-	nodes *nodestore.Writer
-	store *nodestore.Store // open once the nodes are done
-	db    *sql.DB
-	tx    *sql.Tx
-	get   *sql.Stmt
-	pairs *pairSorter
+	files  Files
+	nodes  *nodestore.Writer
+	store  *nodestore.Store // open once the nodes are done
+	ways   *wayWriter
+	wstore *wayStore // open once the ways are done
+	db     *sql.DB
+	tx     *sql.Tx
+	pairs  *pairSorter
 
 	// Rows are inserted in batches, a statement per batch: a statement
 	// per row costs more than the rows.
-	ways, rels, members batch
+	rels, members batch
 }
 
 // batch collects rows for one multi-row INSERT.
@@ -72,12 +73,15 @@ func NewBuilder(ctx context.Context, dir, gen string) (*Builder, error) {
 	files := FilesOf(dir, gen)
 	files.Remove()
 	b := &Builder{files: files, pairs: newPairSorter(dir, pairChunk),
-		ways:    batch{table: "ways (id, refs, tags)", cols: 3},
 		rels:    batch{table: "relations (id, members, tags)", cols: 3},
 		members: batch{table: "members (type, ref, relation)", cols: 3},
 	}
 	var err error
 	if b.nodes, err = nodestore.Create(files.Nodes); err != nil {
+		return nil, err
+	}
+	if b.ways, err = createWays(files.Ways); err != nil {
+		b.Abort()
 		return nil, err
 	}
 	if b.db, err = openDB(files.DB); err != nil {
@@ -89,10 +93,6 @@ func NewBuilder(ctx context.Context, dir, gen string) (*Builder, error) {
 		return nil, fmt.Errorf("middle: %w", err)
 	}
 	if b.tx, err = b.db.BeginTx(ctx, nil); err != nil {
-		b.Abort()
-		return nil, fmt.Errorf("middle: %w", err)
-	}
-	if b.get, err = b.tx.PrepareContext(ctx, `SELECT refs, tags FROM ways WHERE id = ?`); err != nil {
 		b.Abort()
 		return nil, fmt.Errorf("middle: %w", err)
 	}
@@ -127,9 +127,9 @@ func (b *Builder) Node(id int64) (lon, lat float64, ok bool) { return b.store.Ge
 // NodeCount is the number of nodes stored.
 func (b *Builder) NodeCount() int64 { return b.nodes.Count() }
 
-// AddWay stores a way.
+// AddWay stores a way; ids must ascend.
 func (b *Builder) AddWay(ctx context.Context, id int64, refs []int64, tags map[string]string) error {
-	if err := b.ways.add(ctx, b.tx, id, encodeRefs(refs), encodeTags(tags)); err != nil {
+	if err := b.ways.add(id, refs, tags); err != nil {
 		return err
 	}
 	for _, n := range refs {
@@ -140,12 +140,28 @@ func (b *Builder) AddWay(ctx context.Context, id int64, refs []int64, tags map[s
 	return nil
 }
 
-// Way reads a stored way (nil if not stored).
+// Way reads a stored way (nil if not stored). Once it is called, no more
+// ways may be added.
 func (b *Builder) Way(ctx context.Context, id int64) (*Way, error) {
-	if err := b.ways.flush(ctx, b.tx); err != nil {
+	if err := b.waysDone(); err != nil {
 		return nil, err
 	}
-	return scanWay(b.get.QueryRowContext(ctx, id), id)
+	return b.wstore.get(id)
+}
+
+func (b *Builder) waysDone() error {
+	if b.wstore != nil {
+		return nil
+	}
+	if err := b.ways.close(); err != nil {
+		return err
+	}
+	s, err := openWays(b.files.Ways)
+	if err != nil {
+		return err
+	}
+	b.wstore = s
+	return nil
 }
 
 // AddRelation stores a relation and indexes its members.
@@ -167,13 +183,16 @@ func (b *Builder) Finish(ctx context.Context) error {
 		b.Abort()
 		return err
 	}
-	for _, bt := range []*batch{&b.ways, &b.rels, &b.members} {
+	if err := b.waysDone(); err != nil {
+		b.Abort()
+		return err
+	}
+	for _, bt := range []*batch{&b.rels, &b.members} {
 		if err := bt.flush(ctx, b.tx); err != nil {
 			b.Abort()
 			return err
 		}
 	}
-	b.get.Close()
 	if _, err := b.tx.ExecContext(ctx, `CREATE INDEX members_ref ON members (type, ref)`); err != nil {
 		b.Abort()
 		return fmt.Errorf("middle: %w", err)
@@ -188,6 +207,7 @@ func (b *Builder) Finish(ctx context.Context) error {
 		return fmt.Errorf("middle: node index: %w", err)
 	}
 	b.store.Close()
+	b.wstore.close()
 	b.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return b.db.Close()
 }
@@ -204,6 +224,11 @@ func (b *Builder) Abort() {
 		b.store.Close()
 	} else if b.nodes != nil {
 		b.nodes.Close()
+	}
+	if b.wstore != nil {
+		b.wstore.close()
+	} else if b.ways != nil {
+		b.ways.f.Close()
 	}
 	b.files.Remove()
 	runs, _ := filepath.Glob(filepath.Join(b.pairs.dir, "waynodes-run-*"))

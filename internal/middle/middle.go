@@ -26,7 +26,8 @@ import (
 // Files are the paths of one generation's middle.
 type Files struct {
 	Nodes    string // nodestore
-	DB       string // ways, relations, members (SQLite)
+	Ways     string // way store
+	DB       string // relations, members, changes from updates (SQLite)
 	WayNodes string // sorted (node, way) pairs
 }
 
@@ -34,6 +35,7 @@ type Files struct {
 func FilesOf(dir, gen string) Files {
 	return Files{
 		Nodes:    filepath.Join(dir, "nodes-"+gen+".bin"),
+		Ways:     filepath.Join(dir, "ways-"+gen+".bin"),
 		DB:       filepath.Join(dir, "middle-"+gen+".db"),
 		WayNodes: filepath.Join(dir, "waynodes-"+gen+".bin"),
 	}
@@ -41,7 +43,7 @@ func FilesOf(dir, gen string) Files {
 
 // Remove deletes a generation's files.
 func (f Files) Remove() {
-	for _, p := range []string{f.Nodes, f.DB, f.DB + "-wal", f.DB + "-shm", f.WayNodes} {
+	for _, p := range []string{f.Nodes, f.Ways, f.DB, f.DB + "-wal", f.DB + "-shm", f.WayNodes} {
 		os.Remove(p)
 	}
 }
@@ -55,7 +57,7 @@ func openDB(path string) (*sql.DB, error) {
 }
 
 const schemaSQL = `
-CREATE TABLE ways (id INTEGER PRIMARY KEY, refs BLOB NOT NULL, tags BLOB);
+CREATE TABLE ways (id INTEGER PRIMARY KEY, refs BLOB, tags BLOB, deleted INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE relations (id INTEGER PRIMARY KEY, members BLOB NOT NULL, tags BLOB);
 CREATE TABLE members (type TEXT NOT NULL, ref INTEGER NOT NULL, relation INTEGER NOT NULL);
 CREATE TABLE node_changes (id INTEGER PRIMARY KEY, lon REAL, lat REAL, deleted INTEGER NOT NULL DEFAULT 0);
@@ -128,16 +130,28 @@ func decodeTags(b []byte) (map[string]string, error) {
 	return t, nil
 }
 
-// scanWay reads a way from a "SELECT refs, tags FROM ways" row.
-func scanWay(row *sql.Row, id int64) (*Way, error) {
+// scanWay reads a changed way from a "SELECT refs, tags, deleted FROM
+// ways" row: found reports whether the row exists, w is nil if the way was
+// deleted.
+func scanWay(row *sql.Row, id int64) (w *Way, found bool, err error) {
 	var refs, tags []byte
-	err := row.Scan(&refs, &tags)
+	var deleted bool
+	err = row.Scan(&refs, &tags, &deleted)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("middle: way %d: %w", id, err)
+		return nil, false, fmt.Errorf("middle: way %d: %w", id, err)
 	}
+	if deleted {
+		return nil, true, nil
+	}
+	w, err = decodeChangedWay(id, refs, tags)
+	return w, true, err
+}
+
+func decodeChangedWay(id int64, refs, tags []byte) (*Way, error) {
+	var err error
 	w := &Way{ID: id}
 	if w.Refs, err = decodeRefs(refs); err != nil {
 		return nil, fmt.Errorf("middle: way %d: %w", id, err)

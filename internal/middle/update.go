@@ -18,6 +18,7 @@ import (
 // Commit.
 type Update struct {
 	nodes *nodestore.Store
+	ways  *wayStore
 	pairs *pairFile
 	db    *sql.DB
 	tx    *sql.Tx
@@ -29,7 +30,7 @@ var ErrMissing = errors.New("no middle for this import in the data directory")
 // OpenUpdate opens generation gen in dir for an update.
 func OpenUpdate(ctx context.Context, dir, gen string) (*Update, error) {
 	files := FilesOf(dir, gen)
-	for _, p := range []string{files.Nodes, files.DB, files.WayNodes} {
+	for _, p := range []string{files.Nodes, files.Ways, files.DB, files.WayNodes} {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrMissing, p, err)
 		}
@@ -37,6 +38,10 @@ func OpenUpdate(ctx context.Context, dir, gen string) (*Update, error) {
 	u := &Update{}
 	var err error
 	if u.nodes, err = openNodes(files.Nodes); err != nil {
+		return nil, err
+	}
+	if u.ways, err = openWays(files.Ways); err != nil {
+		u.Abort()
 		return nil, err
 	}
 	if u.pairs, err = openPairs(files.WayNodes); err != nil {
@@ -129,12 +134,16 @@ func containsRef(refs []int64, id int64) bool {
 
 // Way reads a way as changed so far (nil if it does not exist).
 func (u *Update) Way(ctx context.Context, id int64) (*Way, error) {
-	return scanWay(u.tx.QueryRowContext(ctx, `SELECT refs, tags FROM ways WHERE id = ?`, id), id)
+	w, changed, err := scanWay(u.tx.QueryRowContext(ctx, `SELECT refs, tags, deleted FROM ways WHERE id = ?`, id), id)
+	if err != nil || changed {
+		return w, err
+	}
+	return u.ways.get(id)
 }
 
 // PutWay creates or replaces a way.
 func (u *Update) PutWay(ctx context.Context, id int64, refs []int64, tags map[string]string) error {
-	if _, err := u.tx.ExecContext(ctx, `INSERT OR REPLACE INTO ways (id, refs, tags) VALUES (?, ?, ?)`, id, encodeRefs(refs), encodeTags(tags)); err != nil {
+	if _, err := u.tx.ExecContext(ctx, `INSERT OR REPLACE INTO ways (id, refs, tags, deleted) VALUES (?, ?, ?, 0)`, id, encodeRefs(refs), encodeTags(tags)); err != nil {
 		return wrap(err)
 	}
 	for _, n := range refs {
@@ -147,7 +156,7 @@ func (u *Update) PutWay(ctx context.Context, id int64, refs []int64, tags map[st
 
 // DeleteWay deletes a way.
 func (u *Update) DeleteWay(ctx context.Context, id int64) error {
-	_, err := u.tx.ExecContext(ctx, `DELETE FROM ways WHERE id = ?`, id)
+	_, err := u.tx.ExecContext(ctx, `INSERT OR REPLACE INTO ways (id, refs, tags, deleted) VALUES (?, NULL, NULL, 1)`, id)
 	return wrap(err)
 }
 
@@ -233,6 +242,9 @@ func (u *Update) Abort() {
 	}
 	if u.pairs != nil {
 		u.pairs.close()
+	}
+	if u.ways != nil {
+		u.ways.close()
 	}
 	if u.nodes != nil {
 		u.nodes.Close()

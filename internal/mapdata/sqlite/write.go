@@ -64,11 +64,13 @@ func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
 	imp.insert.Close()
 	tx := imp.tx
 	stmts := []string{
-		`INSERT INTO new_features_index SELECT id, minx, maxx, miny, maxy, layer, layer, minzoom, 99 FROM new_features`,
+		`INSERT INTO new_features_index SELECT bucket, min(minx), max(maxx), min(miny), max(maxy), layer, layer, min(minzoom), 99
+			FROM new_features GROUP BY bucket`,
 		`DROP TABLE IF EXISTS features_index`,
 		`DROP TABLE IF EXISTS features`,
 		`ALTER TABLE new_features RENAME TO features`,
 		`ALTER TABLE new_features_index RENAME TO features_index`,
+		`CREATE INDEX features_bucket ON features (bucket)`,
 		`CREATE INDEX features_osm ON features (osm_type, osm_id)`,
 		`DELETE FROM meta`,
 	}
@@ -154,15 +156,21 @@ func (u *Update) Write(ctx context.Context, f *mapdata.Feature) error {
 	if err != nil {
 		return err
 	}
-	res, err := u.tx.ExecContext(ctx, insertSQL("features"), args...)
-	if err != nil {
+	if _, err := u.tx.ExecContext(ctx, insertSQL("features"), args...); err != nil {
 		return fmt.Errorf("map database: writing %s: %w", f.Layer, err)
 	}
-	id, _ := res.LastInsertId()
+	// Grow the feature's bucket to hold it (a bucket that only shrank by a
+	// delete keeps its larger box, which only costs a look).
 	b := f.Geom.Bound()
-	_, err = u.tx.ExecContext(ctx, `INSERT INTO features_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, 99)`,
-		id, b.Min[0], b.Max[0], b.Min[1], b.Max[1], li, li, f.MinZoom)
-	return err
+	_, err = u.tx.ExecContext(ctx, `INSERT OR REPLACE INTO features_index
+		SELECT ?1, min(ifnull(r.minx, ?2), ?2), max(ifnull(r.maxx, ?3), ?3), min(ifnull(r.miny, ?4), ?4), max(ifnull(r.maxy, ?5), ?5),
+			?6, ?6, min(ifnull(r.minzoom, ?7), ?7), 99
+		FROM (SELECT 1) LEFT JOIN features_index r ON r.id = ?1`,
+		bucketOf(li, b), b.Min[0], b.Max[0], b.Min[1], b.Max[1], li, f.MinZoom)
+	if err != nil {
+		return fmt.Errorf("map database: indexing %s: %w", f.Layer, err)
+	}
+	return nil
 }
 
 // SetMeta records a value with the update.
