@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/paulmach/osm"
 
@@ -26,9 +28,9 @@ type Builder struct {
 	tx     *sql.Tx
 	pairs  *pairSorter
 
-	// Rows are inserted in batches, a statement per batch: a statement
-	// per row costs more than the rows.
-	rels, members batch
+	// Relations are inserted in batches, a statement per batch: a
+	// statement per row costs more than the rows.
+	rels batch
 }
 
 // batch collects rows for one multi-row INSERT.
@@ -73,8 +75,7 @@ func NewBuilder(ctx context.Context, dir, gen string) (*Builder, error) {
 	files := FilesOf(dir, gen)
 	files.Remove()
 	b := &Builder{files: files, pairs: newPairSorter(dir, pairChunk),
-		rels:    batch{table: "relations (id, members, tags)", cols: 3},
-		members: batch{table: "members (type, ref, relation)", cols: 3},
+		rels: batch{table: "relations (id, members, tags)", cols: 3},
 	}
 	var err error
 	if b.nodes, err = nodestore.Create(files.Nodes); err != nil {
@@ -84,7 +85,7 @@ func NewBuilder(ctx context.Context, dir, gen string) (*Builder, error) {
 		b.Abort()
 		return nil, err
 	}
-	if b.db, err = openDB(files.DB); err != nil {
+	if b.db, err = openDB(files.DB, true); err != nil {
 		b.Abort()
 		return nil, err
 	}
@@ -164,14 +165,11 @@ func (b *Builder) waysDone() error {
 	return nil
 }
 
-// AddRelation stores a relation and indexes its members.
+// AddRelation stores a relation; Finish indexes its members.
 func (b *Builder) AddRelation(ctx context.Context, id int64, members osm.Members, tags map[string]string) error {
 	ms := make([]Member, len(members))
 	for i, m := range members {
 		ms[i] = Member{Type: m.Type, Ref: m.Ref, Role: m.Role}
-		if err := b.members.add(ctx, b.tx, string(m.Type), m.Ref, id); err != nil {
-			return err
-		}
 	}
 	enc, _ := json.Marshal(ms)
 	return b.rels.add(ctx, b.tx, id, enc, encodeTags(tags))
@@ -187,15 +185,19 @@ func (b *Builder) Finish(ctx context.Context) error {
 		b.Abort()
 		return err
 	}
-	for _, bt := range []*batch{&b.rels, &b.members} {
-		if err := bt.flush(ctx, b.tx); err != nil {
-			b.Abort()
-			return err
-		}
-	}
-	if _, err := b.tx.ExecContext(ctx, `CREATE INDEX members_ref ON members (type, ref)`); err != nil {
+	if err := b.rels.flush(ctx, b.tx); err != nil {
 		b.Abort()
-		return fmt.Errorf("middle: %w", err)
+		return err
+	}
+	for _, q := range []string{
+		`INSERT INTO members (type, ref, relation)
+			SELECT json_extract(m.value, '$.t'), json_extract(m.value, '$.r'), r.id FROM relations r, json_each(r.members) m`,
+		`CREATE INDEX members_ref ON members (type, ref)`,
+	} {
+		if _, err := b.tx.ExecContext(ctx, q); err != nil {
+			b.Abort()
+			return fmt.Errorf("middle: %w", err)
+		}
 	}
 	if err := b.tx.Commit(); err != nil {
 		b.Abort()
@@ -208,8 +210,30 @@ func (b *Builder) Finish(ctx context.Context) error {
 	}
 	b.store.Close()
 	b.wstore.close()
-	b.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-	return b.db.Close()
+	// In WAL mode for updates, and on disk before the import that points
+	// at it commits.
+	if _, err := b.db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+		b.db.Close()
+		b.Abort()
+		return fmt.Errorf("middle: %w", err)
+	}
+	if err := b.db.Close(); err != nil {
+		b.Abort()
+		return fmt.Errorf("middle: %w", err)
+	}
+	// The syncs run at once: the disk takes them together.
+	paths := []string{b.files.Nodes, b.files.Ways, b.files.DB, b.files.WayNodes}
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Go(func() { errs[i] = syncFile(p) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Abort()
+		return fmt.Errorf("middle: %w", err)
+	}
+	return nil
 }
 
 // Abort removes the generation.
@@ -235,4 +259,16 @@ func (b *Builder) Abort() {
 	for _, r := range runs {
 		os.Remove(r)
 	}
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

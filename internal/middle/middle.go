@@ -48,12 +48,23 @@ func (f Files) Remove() {
 	}
 }
 
-func openDB(path string) (*sql.DB, error) {
+// openDB opens a middle database. While an import builds it, nobody else
+// reads it and a failed import deletes it, so it is written without a
+// journal or syncs; updates use the WAL.
+func openDB(path string, building bool) (*sql.DB, error) {
+	pragmas := []string{"journal_mode(WAL)", "busy_timeout(30000)", "synchronous(NORMAL)"}
+	if building {
+		pragmas = []string{"journal_mode(OFF)", "synchronous(OFF)"}
+	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(30000)", "synchronous(NORMAL)"} {
+	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
-	return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err == nil {
+		db.SetMaxOpenConns(1) // one connection: the pragmas hold for every statement
+	}
+	return db, err
 }
 
 const schemaSQL = `

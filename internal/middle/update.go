@@ -48,7 +48,7 @@ func OpenUpdate(ctx context.Context, dir, gen string) (*Update, error) {
 		u.Abort()
 		return nil, err
 	}
-	if u.db, err = openDB(files.DB); err != nil {
+	if u.db, err = openDB(files.DB, false); err != nil {
 		u.Abort()
 		return nil, err
 	}
