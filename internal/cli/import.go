@@ -37,6 +37,7 @@ type mapUpdate interface {
 
 type mapImport interface {
 	Write(ctx context.Context, f *mapdata.Feature) error
+	Index(ctx context.Context) error
 	Commit(ctx context.Context, meta map[string]string) error
 	Abort()
 }
@@ -134,7 +135,11 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 		},
 	})
 	if err == nil {
-		err = mid.Finish(ctx)
+		// The middle's files and the map database's indexes are
+		// finished side by side; the swap waits for both.
+		indexed := make(chan error, 1)
+		go func() { indexed <- imp.Index(ctx) }()
+		err = errors.Join(mid.Finish(ctx), <-indexed)
 	}
 	if err == nil {
 		err = imp.Commit(ctx, map[string]string{

@@ -19,13 +19,14 @@ func toEWKB(g orb.Geometry) ([]byte, error) { return ewkb.Marshal(g, 3857) }
 // Import is a full import in progress: rows are COPYed into the import
 // schema while the file is read, and swapped in at Commit.
 type Import struct {
-	s      *Store
-	conn   *pgxpool.Conn
-	rows   chan []any
-	copied chan error // the COPY's result
-	lastID atomic.Int64
-	once   sync.Once
-	err    error
+	s       *Store
+	conn    *pgxpool.Conn
+	rows    chan []any
+	copied  chan error // the COPY's result
+	lastID  atomic.Int64
+	once    sync.Once
+	err     error
+	indexed bool
 }
 
 // BeginImport starts a full import.
@@ -94,11 +95,14 @@ func (imp *Import) endCopy() error {
 	return imp.err
 }
 
-// Commit indexes the new tables and swaps the import schema in with meta.
-func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
-	defer imp.conn.Release()
+// Index ends the COPY and builds the new tables' indexes. Commit does it
+// if it has not been done; calling it first lets the caller do other work
+// meanwhile.
+func (imp *Import) Index(ctx context.Context) error {
+	if imp.indexed {
+		return nil
+	}
 	if err := imp.endCopy(); err != nil {
-		imp.drop(ctx)
 		return fmt.Errorf("map database: COPY: %w", err)
 	}
 	for _, q := range []string{
@@ -107,9 +111,19 @@ func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
 		"ANALYZE " + importSchema + ".features",
 	} {
 		if _, err := imp.conn.Exec(ctx, q); err != nil {
-			imp.drop(ctx)
 			return fmt.Errorf("map database: indexing: %w", err)
 		}
+	}
+	imp.indexed = true
+	return nil
+}
+
+// Commit swaps the import schema in with meta.
+func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
+	defer imp.conn.Release()
+	if err := imp.Index(ctx); err != nil {
+		imp.drop(ctx)
+		return err
 	}
 	tx, err := imp.conn.Begin(ctx)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/paulmach/orb"
 
@@ -13,9 +14,10 @@ import (
 // Import is a full import in progress: new tables filled in one write
 // transaction, swapped in at Commit.
 type Import struct {
-	s      *Store
-	tx     *sql.Tx
-	insert *sql.Stmt
+	s       *Store
+	tx      *sql.Tx
+	insert  *sql.Stmt
+	indexed bool
 }
 
 // BeginImport starts a full import.
@@ -58,20 +60,42 @@ func (imp *Import) Write(ctx context.Context, f *mapdata.Feature) error {
 	return nil
 }
 
-// Commit indexes the new tables, swaps them for the old ones and records
-// meta, all in the import's transaction.
-func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
+// Index builds the new tables' indexes. Commit does it if it has not been
+// done; calling it first lets the caller do other work meanwhile.
+func (imp *Import) Index(ctx context.Context) error {
+	if imp.indexed {
+		return nil
+	}
 	imp.insert.Close()
-	tx := imp.tx
-	stmts := []string{
+	// Index names stay with a renamed table: each import's are its own.
+	gen := time.Now().UnixNano()
+	for _, q := range []string{
 		`INSERT INTO new_features_index SELECT bucket, min(minx), max(maxx), min(miny), max(maxy), layer, layer, min(minzoom), 99
 			FROM new_features GROUP BY bucket`,
+		fmt.Sprintf(`CREATE INDEX features_bucket_%d ON new_features (bucket)`, gen),
+		fmt.Sprintf(`CREATE INDEX features_osm_%d ON new_features (osm_type, osm_id)`, gen),
+	} {
+		if _, err := imp.tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("map database: indexing the import: %w", err)
+		}
+	}
+	imp.indexed = true
+	return nil
+}
+
+// Commit swaps the new tables in for the old ones and records meta, in
+// the import's transaction.
+func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
+	tx := imp.tx
+	if err := imp.Index(ctx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	stmts := []string{
 		`DROP TABLE IF EXISTS features_index`,
 		`DROP TABLE IF EXISTS features`,
 		`ALTER TABLE new_features RENAME TO features`,
 		`ALTER TABLE new_features_index RENAME TO features_index`,
-		`CREATE INDEX features_bucket ON features (bucket)`,
-		`CREATE INDEX features_osm ON features (osm_type, osm_id)`,
 		`DELETE FROM meta`,
 	}
 	for _, q := range stmts {
@@ -96,9 +120,7 @@ func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
 
 // Abort drops the import, leaving the old data.
 func (imp *Import) Abort() {
-	if imp.insert != nil {
-		imp.insert.Close()
-	}
+	imp.insert.Close()
 	imp.tx.Rollback()
 }
 
