@@ -5,12 +5,16 @@
 //	kilnbench tiles W,S,E,N MINZ MAXZ      "z x y" lines of every tile touching the box
 //	kilnbench unpack TILEDIR STYLE OUTDIR  metatiles → OUTDIR/z/x/y.png
 //	kilnbench fileserver DIR ADDR          http.FileServer on ADDR
+//	kilnbench synth NODES                  a synthetic OSM XML extract on stdout
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,6 +68,15 @@ func run(args []string) error {
 			return errors.New("usage: kilnbench unpack TILEDIR STYLE OUTDIR")
 		}
 		return unpack(args[1], args[2], args[3])
+	case "synth":
+		if len(args) != 2 {
+			return errors.New("usage: kilnbench synth NODES")
+		}
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n < 100 {
+			return fmt.Errorf("bad node count %q", args[1])
+		}
+		return synth(os.Stdout, n)
 	case "fileserver":
 		if len(args) != 3 {
 			return errors.New("usage: kilnbench fileserver DIR ADDR")
@@ -109,4 +122,69 @@ func unpack(root, style, out string) error {
 	})
 	fmt.Fprintf(os.Stderr, "unpacked %d tiles\n", n)
 	return err
+}
+
+// synth writes a synthetic extract of about n nodes: a square grid of
+// streets (ways of 10 nodes along the grid lines, as long as real street
+// ways) and a building (a closed way of 5 nodes) in every fifth block,
+// near 10°E 50°N. It exists
+// to measure how an import's time, memory and disk grow with the input.
+func synth(w io.Writer, n int) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	// side² street nodes + 4 per building, one building per 5 blocks.
+	side := int(math.Sqrt(float64(n) / (1 + 4.0/5)))
+	const step = 0.0005 // degrees, about 40 m
+	fmt.Fprintf(bw, "<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6' generator='kilnbench synth'>\n")
+	node := func(id int64, lon, lat float64) {
+		fmt.Fprintf(bw, "<node id='%d' version='1' lon='%.7f' lat='%.7f'/>\n", id, lon, lat)
+	}
+	id := func(x, y int) int64 { return int64(y*side + x + 1) }
+	for y := range side {
+		for x := range side {
+			node(id(x, y), 10+float64(x)*step, 50+float64(y)*step)
+		}
+	}
+	bid := int64(side*side) + 1
+	var buildings [][4]int64
+	for y := 0; y < side-1; y++ {
+		for x := 0; x < side-1; x++ {
+			if (x+y)%5 != 0 {
+				continue
+			}
+			lon, lat := 10+float64(x)*step+step/4, 50+float64(y)*step+step/4
+			var b [4]int64
+			for k, d := range [4][2]float64{{0, 0}, {step / 2, 0}, {step / 2, step / 2}, {0, step / 2}} {
+				b[k] = bid
+				node(bid, lon+d[0], lat+d[1])
+				bid++
+			}
+			buildings = append(buildings, b)
+		}
+	}
+	wid := int64(1)
+	const segment = 10
+	for _, horizontal := range []bool{true, false} {
+		for line := range side {
+			for start := 0; start < side-1; start += segment - 1 {
+				fmt.Fprintf(bw, "<way id='%d' version='1'>", wid)
+				for k := start; k < min(start+segment, side); k++ {
+					if horizontal {
+						fmt.Fprintf(bw, "<nd ref='%d'/>", id(k, line))
+					} else {
+						fmt.Fprintf(bw, "<nd ref='%d'/>", id(line, k))
+					}
+				}
+				kind := map[bool]string{true: "residential", false: "tertiary"}[horizontal]
+				fmt.Fprintf(bw, "<tag k='highway' v='%s'/><tag k='name' v='Strasse %d'/></way>\n", kind, line)
+				wid++
+			}
+		}
+	}
+	for _, b := range buildings {
+		fmt.Fprintf(bw, "<way id='%d' version='1'><nd ref='%d'/><nd ref='%d'/><nd ref='%d'/><nd ref='%d'/><nd ref='%d'/><tag k='building' v='yes'/><tag k='addr:housenumber' v='%d'/></way>\n",
+			wid, b[0], b[1], b[2], b[3], b[0], wid%200)
+		wid++
+	}
+	fmt.Fprintf(bw, "</osm>\n")
+	return bw.Flush()
 }

@@ -67,8 +67,8 @@ func (b *batch) flush(ctx context.Context, tx *sql.Tx) error {
 }
 
 // pairChunk bounds the node→way pairs held in memory before a sorted run
-// is written to disk: 32 Mi pairs, 512 MiB.
-const pairChunk = 32 << 20
+// is written to disk: 4 Mi pairs, 64 MiB.
+const pairChunk = 4 << 20
 
 // NewBuilder starts generation gen in dir.
 func NewBuilder(ctx context.Context, dir, gen string) (*Builder, error) {

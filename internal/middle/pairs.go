@@ -30,7 +30,16 @@ func newPairSorter(dir string, chunk int) *pairSorter {
 	return &pairSorter{dir: dir, chunk: chunk}
 }
 
+// growStep is where the buffer stops doubling and takes its full chunk at
+// once, so that growing never holds two large copies.
+const growStep = 1 << 20
+
 func (s *pairSorter) add(node, way int64) error {
+	if len(s.buf) == growStep && cap(s.buf) == len(s.buf) && s.chunk > growStep {
+		full := make([]pair, len(s.buf), s.chunk)
+		copy(full, s.buf)
+		s.buf = full
+	}
 	s.buf = append(s.buf, pair{node, way})
 	if len(s.buf) >= s.chunk {
 		return s.spill()
