@@ -15,18 +15,32 @@ import (
 // transaction, swapped in at Commit.
 type Import struct {
 	s       *Store
+	conn    *sql.Conn
 	tx      *sql.Tx
 	insert  *sql.Stmt
 	indexed bool
 }
 
-// BeginImport starts a full import.
+// BeginImport starts a full import. Its commit, unlike other writes,
+// reaches the disk before it returns (synchronous FULL: one sync of the
+// WAL), since the import's old files are deleted after it; SQLite copies
+// the WAL into the database later by itself.
 func (s *Store) BeginImport(ctx context.Context) (*Import, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("map database: %w", err)
 	}
-	imp := &Import{s: s, tx: tx}
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("map database: %w", err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`)
+		conn.Close()
+		return nil, fmt.Errorf("map database: %w", err)
+	}
+	imp := &Import{s: s, conn: conn, tx: tx}
 	for _, q := range []string{`DROP TABLE IF EXISTS new_features_index`, `DROP TABLE IF EXISTS new_features`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			imp.Abort()
@@ -87,9 +101,13 @@ func (imp *Import) Index(ctx context.Context) error {
 // the import's transaction.
 func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
 	tx := imp.tx
-	if err := imp.Index(ctx); err != nil {
+	fail := func(err error) error {
 		tx.Rollback()
+		imp.release()
 		return err
+	}
+	if err := imp.Index(ctx); err != nil {
+		return fail(err)
 	}
 	stmts := []string{
 		`DROP TABLE IF EXISTS features_index`,
@@ -100,28 +118,35 @@ func (imp *Import) Commit(ctx context.Context, meta map[string]string) error {
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("map database: finishing the import: %w", err)
+			return fail(fmt.Errorf("map database: finishing the import: %w", err))
 		}
 	}
 	for k, v := range meta {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, k, v); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("map database: %w", err)
+			return fail(fmt.Errorf("map database: %w", err))
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	err := tx.Commit()
+	imp.release()
+	if err != nil {
 		return fmt.Errorf("map database: commit: %w", err)
 	}
-	// Keep the WAL small now that the old tables are gone.
-	imp.s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return nil
 }
 
 // Abort drops the import, leaving the old data.
 func (imp *Import) Abort() {
-	imp.insert.Close()
+	if imp.insert != nil {
+		imp.insert.Close()
+	}
 	imp.tx.Rollback()
+	imp.release()
+}
+
+// release hands the connection back to the pool with its usual setting.
+func (imp *Import) release() {
+	imp.conn.ExecContext(context.Background(), `PRAGMA synchronous = NORMAL`)
+	imp.conn.Close()
 }
 
 // Update applies a change to the live tables in one transaction.
