@@ -106,3 +106,22 @@ func BenchmarkGet(b *testing.B) {
 		s.Get(ids[(r.IntN(2000)+500_000)%len(ids)])
 	}
 }
+
+func FuzzOpen(f *testing.F) {
+	dir := f.TempDir()
+	good, _ := os.ReadFile(build(f, []int64{1, 5, 9}))
+	f.Add(good)
+	f.Add([]byte(footerMagic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "fuzz")
+		os.WriteFile(p, b, 0o644)
+		s, err := Open(p, 2)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		for _, id := range []int64{-1, 0, 1, 5, 9, 1 << 40} {
+			s.Get(id)
+		}
+	})
+}
