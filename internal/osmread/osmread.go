@@ -49,7 +49,6 @@ type Reader struct {
 	pbf     *osmpbf.Scanner
 	xml     *osmxml.Scanner
 	bounds  *osm.Bounds
-	err     error
 }
 
 // Open opens an OSM data file, decoding PBF blocks on procs goroutines.
