@@ -118,6 +118,16 @@ func Tolerance(z int) float64 {
 	return 2 * math.Pi * 6378137 / (256 * math.Exp2(float64(z))) / 4
 }
 
+// GeomColumns names the stored geometry columns, by level: "g6", "g9",
+// "g12", then "geom" for the full geometry.
+func GeomColumns() []string {
+	cols := make([]string, 0, len(Levels)+1)
+	for _, l := range Levels {
+		cols = append(cols, "g"+strconv.Itoa(l))
+	}
+	return append(cols, "geom")
+}
+
 // Level picks the stored geometry for zoom z: the index into Levels, or
 // len(Levels) for the full geometry.
 func Level(z int) int {

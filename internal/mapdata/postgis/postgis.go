@@ -98,14 +98,6 @@ func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-func geomColumns() []string {
-	cols := make([]string, 0, len(mapdata.Levels)+1)
-	for _, l := range mapdata.Levels {
-		cols = append(cols, fmt.Sprintf("g%d", l))
-	}
-	return append(cols, "geom")
-}
-
 // Features calls fn for the features of layer that intersect bbox (mercator)
 // and show at zoom, in the layer's sort order, with geometries simplified
 // for that zoom.
@@ -114,7 +106,7 @@ func (s *Store) Features(ctx context.Context, layer string, bbox orb.Bound, zoom
 	if !ok {
 		return fmt.Errorf("no layer %q in the map schema", layer)
 	}
-	col := geomColumns()[mapdata.Level(zoom)]
+	col := mapdata.GeomColumns()[mapdata.Level(zoom)]
 	// The layer number is written into the query so that the planner
 	// prunes the other partitions.
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT osm_type, osm_id, minzoom, sort, props, ST_AsBinary(%[1]s)
@@ -170,7 +162,7 @@ func createSQL(schemaName string, layers []string) string {
 
 func geomDefs() string {
 	var defs []string
-	for _, c := range geomColumns() {
+	for _, c := range mapdata.GeomColumns() {
 		defs = append(defs, c+" geometry(Geometry, 3857)")
 	}
 	return strings.Join(defs, ", ")
@@ -202,5 +194,5 @@ func featureRow(id int64, layer int, f *mapdata.Feature) ([]any, error) {
 }
 
 func copyColumns() []string {
-	return append([]string{"id", "layer", "osm_type", "osm_id", "minzoom", "sort", "props"}, geomColumns()...)
+	return append([]string{"id", "layer", "osm_type", "osm_id", "minzoom", "sort", "props"}, mapdata.GeomColumns()...)
 }

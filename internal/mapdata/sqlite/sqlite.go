@@ -82,15 +82,6 @@ func (s *Store) layerIndex(layer string) (int, error) {
 	return i, nil
 }
 
-// geomColumns are the stored geometry columns by level.
-func geomColumns() []string {
-	cols := make([]string, 0, len(mapdata.Levels)+1)
-	for _, l := range mapdata.Levels {
-		cols = append(cols, fmt.Sprintf("g%d", l))
-	}
-	return append(cols, "geom")
-}
-
 // Features calls fn for the features of layer that intersect bbox (mercator)
 // and show at zoom, in the layer's sort order, with geometries simplified
 // for that zoom.
@@ -99,7 +90,7 @@ func (s *Store) Features(ctx context.Context, layer string, bbox orb.Bound, zoom
 	if err != nil {
 		return err
 	}
-	col := geomColumns()[mapdata.Level(zoom)]
+	col := mapdata.GeomColumns()[mapdata.Level(zoom)]
 	rows, err := s.db.QueryContext(ctx, `SELECT f.osm_type, f.osm_id, f.minzoom, f.sort, f.props, f.`+col+`
 		FROM features_index r JOIN features f ON f.bucket = r.id
 		WHERE r.minx <= ?1 AND r.maxx >= ?2 AND r.miny <= ?3 AND r.maxy >= ?4
@@ -141,7 +132,7 @@ func (s *Store) Features(ctx context.Context, layer string, bbox orb.Bound, zoom
 // ("" live, "new_" while importing).
 func createTables(ctx context.Context, tx *sql.Tx, prefix string) error {
 	var geoms []string
-	for _, c := range geomColumns() {
+	for _, c := range mapdata.GeomColumns() {
 		geoms = append(geoms, c+" BLOB")
 	}
 	stmts := []string{
@@ -160,7 +151,7 @@ func createTables(ctx context.Context, tx *sql.Tx, prefix string) error {
 
 // insertSQL is the statement adding a feature row to a feature table.
 func insertSQL(table string) string {
-	cols := geomColumns()
+	cols := mapdata.GeomColumns()
 	return fmt.Sprintf(`INSERT INTO %s (bucket, layer, osm_type, osm_id, minzoom, sort, props, minx, maxx, miny, maxy, %s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?%s)`,
 		table, strings.Join(cols, ", "), strings.Repeat(", ?", len(cols)))
 }
