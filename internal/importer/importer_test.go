@@ -101,6 +101,21 @@ func TestSmall(t *testing.T) {
 	}
 }
 
+// A way with a node missing from the file is built from the others and
+// counted as a warning, not an error.
+func TestMissingNodes(t *testing.T) {
+	text := strings.Replace(string(mustRead(t, "testdata/small.osm")), `<nd ref="1"/><nd ref="3"/>`, `<nd ref="1"/><nd ref="99"/><nd ref="3"/>`, 1)
+	p := filepath.Join(t.TempDir(), "missing.osm")
+	os.WriteFile(p, []byte(text), 0o644)
+	out, sum := runImport(t, p)
+	if sum.MissingNodes != 1 || sum.Warnings() != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+	if st := out.layer("streets"); len(st) != 1 || len(st[0].Geom.(orb.LineString)) != 2 {
+		t.Errorf("street %+v", st)
+	}
+}
+
 func TestCoastBecomesOcean(t *testing.T) {
 	out, sum := runImport(t, "testdata/coast.osm")
 	if sum.Warnings() != 0 {
