@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"kiln/internal/expire"
 	"kiln/internal/importer"
 	"kiln/internal/mapdata"
@@ -20,9 +22,11 @@ import (
 	"kiln/internal/tilestore"
 )
 
-// mapStore is the map database an import writes: SQLite or PostGIS.
+// mapStore is the map database: SQLite or PostGIS. Imports write it,
+// renderers and vector tiles read it.
 type mapStore interface {
 	Meta(ctx context.Context, key string) (string, error)
+	Features(ctx context.Context, layer string, bbox orb.Bound, zoom int, fn func(*mapdata.Feature) error) error
 	Close() error
 	beginImport(ctx context.Context) (mapImport, error)
 	beginUpdate(ctx context.Context) (mapUpdate, error)
@@ -204,7 +208,7 @@ func applyChange(ctx context.Context, path, dataDir string, store mapStore, expi
 	exp := expire.NewList(expireZoom)
 	sum, err := importer.Apply(ctx, edits, upd, mid, exp)
 	if err == nil {
-		err = upd.SetMeta(ctx, "updated_at", time.Now().UTC().Format(time.RFC3339))
+		err = upd.SetMeta(ctx, "updated_at", time.Now().UTC().Format(time.RFC3339Nano))
 	}
 	if err != nil {
 		upd.Abort()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kiln/internal/server"
+	"kiln/internal/vectortile"
 )
 
 // shutdownGrace is how long serve lets in-flight work finish on SIGINT or
@@ -58,6 +59,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 		CORS:        cfg.HTTP.CORS,
 		AccessLog:   access,
 		Map:         maps,
+		Vector:      vectortile.NewCache(vectortile.New(maps), dataVersion(maps), 0),
 	}, a.pipeline, a.styles, a.metrics, log)
 	if err != nil {
 		a.close(ctx)
@@ -116,4 +118,17 @@ func urlHost(addr net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port) + "/"
+}
+
+// dataVersion tells one state of the map data from another: the time of
+// the last import and of the last update applied to it.
+func dataVersion(maps mapStore) vectortile.DataVersion {
+	return func(ctx context.Context) (string, error) {
+		imported, err := maps.Meta(ctx, "imported_at")
+		if err != nil {
+			return "", err
+		}
+		updated, err := maps.Meta(ctx, "updated_at")
+		return imported + "/" + updated, err
+	}
 }

@@ -36,6 +36,7 @@ type Options struct {
 	CORS        string        // Access-Control-Allow-Origin value; "" for none
 	AccessLog   *slog.Logger  // a record per request; nil for none
 	Map         MapInfo       // the map database, for the data's bounds; nil for none
+	Vector      VectorTiles   // the map data's vector tiles; nil for none
 }
 
 // Server answers kiln's HTTP requests.
@@ -94,6 +95,9 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 	s.handle("GET /styles/{style}/{z}/{x}/{file}", "tile", s.tile)
 	s.handle("GET /styles/{style}/{z}/{x}/{file}/{op}", "tile_op", s.tileOp)
 	s.handle("OPTIONS /styles/", "preflight", s.preflight)
+	s.handle("GET /data/osm.json", "data_tilejson", s.dataTileJSON)
+	s.handle("GET /data/osm/{z}/{x}/{file}", "data_tile", s.vectorTile)
+	s.handle("OPTIONS /data/", "preflight", s.preflight)
 	for _, st := range s.order {
 		if st.URI == "" {
 			continue

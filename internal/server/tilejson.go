@@ -26,12 +26,15 @@ type tileJSON struct {
 	TileSize    int        `json:"tileSize,omitempty"` // read by MapLibre GL for raster sources
 }
 
+// worldBounds are web mercator's lon/lat bounds.
+var worldBounds = [4]float64{-180, -85.05112877980659, 180, 85.05112877980659}
+
 func (s *Server) newTileJSON(r *http.Request, st *pipeline.Style, version, prefix string) tileJSON {
 	url := s.baseURL(r) + prefix + "{z}/{x}/{y}." + st.Encoder.Format().Ext()
 	tj := tileJSON{
 		TileJSON: version, Name: st.ID, Description: st.Description, Attribution: st.Attribution,
 		Scheme: "xyz", Tiles: []string{url}, MinZoom: st.MinZoom, MaxZoom: st.MaxZoom,
-		Bounds: [4]float64{-180, -85.05112877980659, 180, 85.05112877980659},
+		Bounds: worldBounds,
 	}
 	if b, ok := s.dataBounds(r); ok {
 		tj.Bounds = b

@@ -155,3 +155,22 @@ func CoveringMercator(b orb.Bound, z int) Range {
 	ty := func(y float64) int { return min(max(int((halfWorld-y)/(2*halfWorld)*n), 0), last) }
 	return Range{Z: z, MinX: tx(b.Min[0]), MaxX: tx(b.Max[0]), MinY: ty(b.Max[1]), MaxY: ty(b.Min[1])}
 }
+
+// MercatorBound is the tile's web mercator (EPSG:3857) box, in metres.
+func (c Coord) MercatorBound() orb.Bound {
+	return mercatorBound(c.Z, c.X, c.Y, 1)
+}
+
+// MercatorBound is the web mercator box of the whole metatile, including
+// tiles beyond the grid's edge at zooms with fewer tiles than N.
+func (m Meta) MercatorBound() orb.Bound {
+	return mercatorBound(m.Z, m.X, m.Y, m.N)
+}
+
+func mercatorBound(z, x, y, n int) orb.Bound {
+	size := 2 * halfWorld / float64(int(1)<<z)
+	minX := -halfWorld + float64(x)*size
+	maxY := halfWorld - float64(y)*size
+	side := size * float64(n)
+	return orb.Bound{Min: orb.Point{minX, maxY - side}, Max: orb.Point{minX + side, maxY}}
+}

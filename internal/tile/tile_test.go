@@ -2,6 +2,7 @@ package tile
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -98,5 +99,34 @@ func TestRangeMetas(t *testing.T) {
 	}
 	if fmt.Sprint(World(1)) != fmt.Sprint(Range{1, 0, 0, 1, 1}) {
 		t.Errorf("World(1) = %v", World(1))
+	}
+}
+
+func TestMercatorBound(t *testing.T) {
+	const hw = 20037508.342789244
+	for _, tc := range []struct {
+		name string
+		got  orb.Bound
+		want orb.Bound
+	}{
+		{"0/0/0", Coord{0, 0, 0}.MercatorBound(), orb.Bound{Min: orb.Point{-hw, -hw}, Max: orb.Point{hw, hw}}},
+		{"1/1/0", Coord{1, 1, 0}.MercatorBound(), orb.Bound{Min: orb.Point{0, 0}, Max: orb.Point{hw, hw}}},
+		{"1/0/1", Coord{1, 0, 1}.MercatorBound(), orb.Bound{Min: orb.Point{-hw, -hw}, Max: orb.Point{0, 0}}},
+		{"meta 3/0/0 of 8", Meta{Z: 3, N: 8}.MercatorBound(), orb.Bound{Min: orb.Point{-hw, -hw}, Max: orb.Point{hw, hw}}},
+		{"meta 16/8/8 of 8 = tiles 8..15", Meta{Z: 16, X: 8, Y: 8, N: 8}.MercatorBound(),
+			Coord{16, 8, 8}.MercatorBound().Union(Coord{16, 15, 15}.MercatorBound())},
+	} {
+		near := func(a, b orb.Point) bool { return math.Hypot(a[0]-b[0], a[1]-b[1]) < 1e-6 }
+		if !near(tc.got.Min, tc.want.Min) || !near(tc.got.Max, tc.want.Max) {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+	// Agrees with the longitude/latitude box.
+	c := Coord{14, 8609, 5753}
+	ll := c.Bound()
+	m := c.MercatorBound()
+	x := ll.Min[0] * hw / 180
+	if math.Abs(x-m.Min[0]) > 1e-3 {
+		t.Errorf("west edge %f, want %f", m.Min[0], x)
 	}
 }
