@@ -1,62 +1,113 @@
-// kiln's web page: a Leaflet map of every raster style the server has, with
-// a style switcher and the position in the URL hash as #zoom/lat/lon.
-(function () {
-  'use strict';
+// kiln's web page: a MapLibre GL map of the imported region with a switcher
+// between every raster style the server has and the vector rendering of
+// the styles that have a style.json. The position is kept in the URL hash
+// as #zoom/lat/lon (MapLibre's hash option).
+import * as maplibregl from './vendor/maplibre-gl/maplibre-gl.mjs';
 
-  function parseHash() {
-    var m = /^#(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)/.exec(location.hash);
-    if (!m) return null;
-    return { zoom: parseFloat(m[1]), center: [parseFloat(m[2]), parseFloat(m[3])] };
+const osm = '<a href="https://www.openstreetmap.org/copyright">© OpenStreetMap contributors</a>';
+
+function showError(text) {
+  const div = document.createElement('div');
+  div.className = 'kiln-error';
+  div.textContent = text;
+  document.body.appendChild(div);
+}
+
+async function getJSON(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
+  return r.json();
+}
+
+// rasterStyle is a MapLibre style showing one of kiln's raster tile sets,
+// @2x tiles on high-density screens (drawn at double resolution).
+function rasterStyle(s) {
+  const hidpi = window.devicePixelRatio > 1;
+  const tiles = s.tiles.map((u) => hidpi ? u.replace(/\{y\}\.(\w+)$/, '{y}@2x.$1') : u);
+  return {
+    version: 8,
+    sources: {
+      [s.id]: {
+        type: 'raster', tiles, tileSize: 256, minzoom: s.minzoom, maxzoom: s.maxzoom,
+        // The OSM credit is on the map at all times; other credits come with the style.
+        attribution: /OpenStreetMap/.test(s.attribution || '') ? '' : (s.attribution || ''),
+      },
+    },
+    layers: [{ id: s.id, type: 'raster', source: s.id }],
+  };
+}
+
+// StyleSwitcher is a map control listing the choices as radio buttons.
+class StyleSwitcher {
+  constructor(choices, current, onPick) {
+    this.choices = choices;
+    this.current = current;
+    this.onPick = onPick;
   }
 
-  function showError(text) {
-    var div = document.createElement('div');
-    div.className = 'kiln-error';
-    div.textContent = text;
-    document.body.appendChild(div);
+  onAdd() {
+    const form = document.createElement('form');
+    form.className = 'maplibregl-ctrl maplibregl-ctrl-group kiln-styles';
+    form.setAttribute('aria-label', 'map style');
+    for (const c of this.choices) {
+      const label = document.createElement('label');
+      const input = document.createElement('input');
+      input.type = 'radio';
+      input.name = 'style';
+      input.value = c.key;
+      input.checked = c.key === this.current;
+      input.addEventListener('change', () => this.onPick(c));
+      label.append(input, ' ' + c.label);
+      form.append(label);
+    }
+    this.form = form;
+    return form;
   }
 
-  var map = L.map('map', { worldCopyJump: true });
-  var view = parseHash();
-  map.setView(view ? view.center : [20, 0], view ? view.zoom : 2);
+  onRemove() { this.form.remove(); }
+}
 
-  // Keep the hash in step with the map, as Leaflet-hash does.
-  var writing = false;
-  map.on('moveend', function () {
-    var c = map.getCenter(), z = map.getZoom();
-    var p = Math.max(0, Math.ceil(Math.log(z + 1) / Math.LN2));
-    writing = true;
-    history.replaceState(null, '', '#' + z + '/' + c.lat.toFixed(p + 1) + '/' + c.lng.toFixed(p + 1));
-    writing = false;
-  });
-  window.addEventListener('hashchange', function () {
-    var v = parseHash();
-    if (v && !writing) map.setView(v.center, v.zoom);
-  });
+async function main() {
+  let styles, data = null;
+  try {
+    styles = await getJSON('/styles.json');
+  } catch (e) {
+    showError('Could not load the styles: ' + e.message);
+    return;
+  }
+  try { data = await getJSON('/data/osm.json'); } catch { /* no map data: raster styles only */ }
 
-  fetch('/styles.json').then(function (r) {
-    if (!r.ok) throw new Error('styles.json: HTTP ' + r.status);
-    return r.json();
-  }).then(function (styles) {
-    var layers = {}, first = null;
-    var saved = localStorage.getItem('kiln.style');
-    styles.forEach(function (s) {
-      // {r} becomes "@2x" on high-density screens: tiles drawn at double resolution.
-      var url = s.tiles[0].replace(/\{y\}\.(\w+)$/, '{y}{r}.$1');
-      var layer = L.tileLayer(url, {
-        minZoom: s.minzoom, maxZoom: s.maxzoom, tileSize: 256,
-        attribution: s.attribution || ''
-      });
-      layer.kilnID = s.id;
-      layers[s.name] = layer;
-      if (!first || s.id === saved) first = layer;
-    });
-    if (!first) { showError('This kiln serves no styles.'); return; }
-    // Without a position in the hash, show the imported data.
-    var data = styles.filter(function (s) { return s.center; })[0];
-    if (!view && data) map.setView([data.center[1], data.center[0]], data.center[2]);
-    first.addTo(map);
-    L.control.layers(layers, null, { collapsed: false }).addTo(map);
-    map.on('baselayerchange', function (e) { localStorage.setItem('kiln.style', e.layer.kilnID); });
-  }).catch(function (e) { showError('Could not load the styles: ' + e.message); });
-})();
+  const choices = [];
+  for (const s of styles) choices.push({ key: s.id, label: s.id, style: () => rasterStyle(s), s });
+  for (const s of styles) {
+    if (s.style) choices.push({ key: s.id + ':vector', label: s.id + ' (vector)', style: () => s.style, s });
+  }
+  if (choices.length === 0) { showError('This kiln serves no styles.'); return; }
+  const saved = localStorage.getItem('kiln.style');
+  const first = choices.find((c) => c.key === saved) || choices.find((c) => c.key === 'default') || choices[0];
+
+  const permalink = /^#\d/.test(location.hash); // the map writes a hash of its own at once
+  const map = new maplibregl.Map({
+    container: 'map',
+    style: first.style(),
+    hash: true,
+    center: [0, 20],
+    zoom: 1,
+    maxZoom: 20,
+    attributionControl: { customAttribution: osm, compact: false },
+  });
+  window.kilnMap = map; // for tests and the console
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
+  map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
+  map.addControl(new StyleSwitcher(choices, first.key, (c) => {
+    localStorage.setItem('kiln.style', c.key);
+    map.setStyle(c.style());
+  }), 'top-right');
+
+  // Without a position in the hash, show the imported data.
+  const bounds = (data && data.bounds) || (styles.find((s) => s.center) || {}).bounds;
+  if (!permalink && bounds) map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], { animate: false });
+  map.on('error', (e) => console.warn('map:', e.error && e.error.message));
+}
+
+main();

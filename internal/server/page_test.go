@@ -1,0 +1,134 @@
+package server
+
+import (
+	"bytes"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"kiln/internal/browsertest"
+)
+
+// tileLog notes the paths the page asks for.
+type tileLog struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (l *tileLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		l.paths = append(l.paths, r.URL.Path)
+		l.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (l *tileLog) count(prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, p := range l.paths {
+		if strings.HasPrefix(p, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPageInChromium loads the web page in the real Chromium and checks
+// that the map showed tiles of the data's region, with the OSM credit,
+// the position in the hash and a working style switcher.
+func TestPageInChromium(t *testing.T) {
+	f := newFixture(t, withSampleData(t))
+	log := &tileLog{}
+	ts := httptest.NewServer(log.wrap(f.srv))
+	defer ts.Close()
+	ctx := browsertest.New(t, 2*time.Minute)
+
+	const loaded = `window.kilnMap && kilnMap.loaded() && kilnMap.areTilesLoaded()`
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.Poll[chromedp.Void](loaded, chromedp.WithPollingTimeout(time.Minute)),
+	); err != nil {
+		t.Fatalf("the map did not load: %v", err)
+	}
+	if n := log.count("/styles/debug/"); n == 0 {
+		t.Fatalf("no debug tiles asked for; requests: %v", log.paths)
+	}
+	hash, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`^#(\d+(?:\.\d+)?)/(-?\d+(?:\.\d+)?)/(-?\d+(?:\.\d+)?)$`).FindStringSubmatch(hash)
+	if m == nil {
+		t.Fatalf("hash %q is not #zoom/lat/lon", hash)
+	}
+	if !strings.HasPrefix(m[2], "47.") || !strings.HasPrefix(m[3], "9.") {
+		t.Errorf("the map opened at %s, not on the imported data (Liechtenstein)", hash)
+	}
+	credit, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".maplibregl-ctrl-attrib")))
+	if err != nil || !strings.Contains(credit, "© OpenStreetMap contributors") {
+		t.Errorf("attribution %q, %v", credit, err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := colours(t, shot); n < 20 {
+		t.Errorf("the screenshot has %d colours: no tiles drawn", n)
+	}
+
+	// The switcher changes the style, and the page remembers it.
+	before := log.count("/styles/jpg/")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`input[value="jpg"]`)),
+		chromedp.Poll[chromedp.Void](loaded, chromedp.WithPollingTimeout(time.Minute)),
+	); err != nil {
+		t.Fatalf("switching styles: %v", err)
+	}
+	if log.count("/styles/jpg/") == before {
+		t.Error("no jpg tiles after switching to jpg")
+	}
+
+	// A permalink opens where it says.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL+"/#13/47.1400/9.5200"),
+		chromedp.Poll[chromedp.Void](loaded, chromedp.WithPollingTimeout(time.Minute)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	z, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`kilnMap.getZoom()`))
+	if err != nil || z != 13 {
+		t.Errorf("permalink zoom %v, %v", z, err)
+	}
+	checked, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('input[name=style]:checked').value`))
+	if err != nil || checked != "jpg" {
+		t.Errorf("after a reload the style is %q, want the one picked (jpg): %v", checked, err)
+	}
+}
+
+// colours counts the distinct colours of a PNG, up to 1000.
+func colours(t *testing.T, b []byte) int {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[4]uint32]bool{}
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y && len(seen) < 1000; y += 3 {
+		for x := bounds.Min.X; x < bounds.Max.X && len(seen) < 1000; x += 3 {
+			r, g, b, a := img.At(x, y).RGBA()
+			seen[[4]uint32{r, g, b, a}] = true
+		}
+	}
+	return len(seen)
+}
