@@ -557,12 +557,17 @@ func TestCORSPreflight(t *testing.T) {
 func TestIndexAndStatic(t *testing.T) {
 	f := newFixture(t)
 	w := f.get(t, "/")
-	if w.Code != 200 || !strings.Contains(w.Body.String(), "leaflet.js") {
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "kiln.js") {
 		t.Errorf("index: %d", w.Code)
 	}
-	for _, p := range []string{"/static/vendor/leaflet/leaflet.js", "/static/kiln.js", "/static/kiln.css"} {
-		if w := f.get(t, p); w.Code != 200 || w.Body.Len() == 0 {
-			t.Errorf("%s: %d", p, w.Code)
+	for p, mime := range map[string]string{
+		"/static/vendor/maplibre-gl/maplibre-gl.mjs":        "text/javascript", // modules need a JavaScript type
+		"/static/vendor/maplibre-gl/maplibre-gl-worker.mjs": "text/javascript",
+		"/static/kiln.js":  "text/javascript",
+		"/static/kiln.css": "text/css",
+	} {
+		if w := f.get(t, p); w.Code != 200 || w.Body.Len() == 0 || !strings.HasPrefix(w.Header().Get("Content-Type"), mime) {
+			t.Errorf("%s: %d %q", p, w.Code, w.Header().Get("Content-Type"))
 		}
 	}
 	var list []map[string]any
