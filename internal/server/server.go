@@ -37,6 +37,7 @@ type Options struct {
 	AccessLog   *slog.Logger  // a record per request; nil for none
 	Map         MapInfo       // the map database, for the data's bounds; nil for none
 	Vector      VectorTiles   // the map data's vector tiles; nil for none
+	Glyphs      Glyphs        // fonts for MapLibre GL clients; nil for none
 }
 
 // Server answers kiln's HTTP requests.
@@ -98,6 +99,7 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 	s.handle("GET /data/osm.json", "data_tilejson", s.dataTileJSON)
 	s.handle("GET /data/osm/{z}/{x}/{file}", "data_tile", s.vectorTile)
 	s.handle("OPTIONS /data/", "preflight", s.preflight)
+	s.handle("GET /fonts/{fontstack}/{range}", "fonts", s.glyphRange)
 	for _, st := range s.order {
 		if st.URI == "" {
 			continue
