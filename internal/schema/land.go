@@ -26,7 +26,9 @@ var landKinds = map[string]int{
 // landOrder is the order in which keys decide an object's one land kind.
 var landOrder = []string{"landuse", "natural", "wetland", "amenity", "leisure"}
 
-func land(o Object, g orb.Geometry, emit Emit) {
+// land emits the object's land feature, sorted by area, largest first, so
+// that a park inside a residential area is drawn over it.
+func land(o Object, g orb.Geometry, area float64, emit Emit) {
 	for _, k := range landOrder {
 		v := o.Tags[k]
 		if v == "" {
@@ -37,7 +39,9 @@ func land(o Object, g orb.Geometry, emit Emit) {
 			if v == "wood" {
 				kind = "forest"
 			}
-			emit(o.feature("land", z, mapdata.Props{"kind": kind}, g))
+			f := o.feature("land", z, mapdata.Props{"kind": kind}, g)
+			f.Sort = -area
+			emit(f)
 			return
 		}
 	}

@@ -84,7 +84,7 @@ func Line(o Object, l orb.LineString, emit Emit) {
 func Area(o Object, g orb.Geometry, label orb.Point, emit Emit) {
 	t := o.Tags
 	area := planar.Area(g)
-	land(o, g, emit)
+	land(o, g, area, emit)
 	if t["building"] != "" && t["building"] != "no" {
 		emit(o.feature("buildings", 14, mapdata.Props{"dummy": int64(1)}, g))
 	}
