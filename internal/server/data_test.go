@@ -8,6 +8,9 @@ import (
 
 	"github.com/paulmach/orb/encoding/mvt"
 
+	"kiln/internal/defaultstyle"
+	"kiln/internal/draw"
+	"kiln/internal/glyphs"
 	"kiln/internal/maptest"
 	"kiln/internal/schema"
 	"kiln/internal/vectortile"
@@ -16,9 +19,22 @@ import (
 func withSampleData(tb testing.TB) func(*Options) {
 	store := maptest.Sample(tb)
 	version := func(context.Context) (string, error) { return "test", nil }
+	var fonts = map[string][]byte{}
+	var names []string
+	for _, f := range draw.Embedded() {
+		fonts[f.Name] = f.Data
+		names = append(names, f.Name)
+	}
+	glyphSet, err := glyphs.New(fonts, names, names[0])
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return func(o *Options) {
 		o.Map = store
 		o.Vector = vectortile.NewCache(vectortile.New(store), version, 0)
+		o.Glyphs = glyphSet
+		// The debug style stands in for a map style with a vector rendering.
+		o.StyleDocs = map[string][]byte{"debug": defaultstyle.JSON()}
 	}
 }
 

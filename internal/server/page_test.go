@@ -5,6 +5,8 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -85,6 +87,30 @@ func TestPageInChromium(t *testing.T) {
 	if n := colours(t, shot); n < 20 {
 		t.Errorf("the screenshot has %d colours: no tiles drawn", n)
 	}
+	keep(t, "page-raster.png", shot)
+
+	// The vector rendering of the style: MapLibre draws kiln's vector
+	// tiles with kiln's fonts.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL+"/#14/47.1410/9.5209"),
+		chromedp.Click(chromedp.CSS(`input[value="debug:vector"]`)),
+		chromedp.Poll[chromedp.Void](`kilnMap.getSource('osm') && kilnMap.isSourceLoaded('osm') && `+loaded, chromedp.WithPollingTimeout(time.Minute)),
+	); err != nil {
+		t.Fatalf("vector style: %v", err)
+	}
+	if log.count("/data/osm/14/") == 0 || log.count("/fonts/Noto%20Sans")+log.count("/fonts/Noto Sans") == 0 {
+		t.Errorf("no vector tiles or glyphs asked for: %v", log.paths)
+	}
+	if shot, err = chromedp.Run(ctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	if n := colours(t, shot); n < 100 {
+		t.Errorf("the vector map has %d colours", n)
+	}
+	keep(t, "page-vector.png", shot)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`input[value="debug"]`))); err != nil {
+		t.Fatal(err)
+	}
 
 	// The switcher changes the style, and the page remembers it.
 	before := log.count("/styles/jpg/")
@@ -112,6 +138,16 @@ func TestPageInChromium(t *testing.T) {
 	checked, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('input[name=style]:checked').value`))
 	if err != nil || checked != "jpg" {
 		t.Errorf("after a reload the style is %q, want the one picked (jpg): %v", checked, err)
+	}
+}
+
+// keep writes a screenshot to $KILN_TEST_SCREENSHOTS, if set, for people
+// to look at.
+func keep(t *testing.T, name string, png []byte) {
+	if dir := os.Getenv("KILN_TEST_SCREENSHOTS"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

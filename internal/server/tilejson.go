@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -111,6 +112,7 @@ func (s *Server) styleList(w http.ResponseWriter, r *http.Request) {
 		Tiles       []string   `json:"tiles"`
 		Bounds      [4]float64 `json:"bounds"`
 		Center      []float64  `json:"center,omitempty"`
+		Style       string     `json:"style,omitempty"` // MapLibre GL style.json, for vector rendering
 	}
 	list := make([]entry, 0, len(s.order))
 	base := s.baseURL(r)
@@ -119,6 +121,9 @@ func (s *Server) styleList(w http.ResponseWriter, r *http.Request) {
 		list = append(list, entry{ID: st.ID, Name: st.ID, Description: st.Description, Attribution: st.Attribution,
 			MinZoom: st.MinZoom, MaxZoom: st.MaxZoom, Format: st.Encoder.Format().String(), TileSize: st.TileSize,
 			URL: base + "/styles/" + st.ID + ".json", Tiles: tj.Tiles, Bounds: tj.Bounds, Center: tj.Center})
+		if _, ok := s.opts.StyleDocs[st.ID]; ok {
+			list[len(list)-1].Style = base + "/styles/" + st.ID + "/style.json"
+		}
 	}
 	s.writeJSON(w, list)
 }
@@ -131,4 +136,19 @@ func (s *Server) writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// styleJSON serves /styles/{id}/style.json: the style as a MapLibre GL
+// document, its local:// URLs pointing at this server.
+func (s *Server) styleJSON(w http.ResponseWriter, r *http.Request) {
+	doc, ok := s.opts.StyleDocs[r.PathValue("style")]
+	if !ok {
+		errorText(w, http.StatusNotFound, "no MapLibre style for "+strconv.Quote(r.PathValue("style")))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=300")
+	s.cors(h)
+	w.Write(bytes.ReplaceAll(doc, []byte(`"local://`), []byte(`"`+s.baseURL(r)+"/")))
 }

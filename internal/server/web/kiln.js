@@ -83,8 +83,11 @@ async function main() {
     if (s.style) choices.push({ key: s.id + ':vector', label: s.id + ' (vector)', style: () => s.style, s });
   }
   if (choices.length === 0) { showError('This kiln serves no styles.'); return; }
+  // The style comes from the link (?style=), else from the last visit.
+  const asked = new URLSearchParams(location.search).get('style');
   const saved = localStorage.getItem('kiln.style');
-  const first = choices.find((c) => c.key === saved) || choices.find((c) => c.key === 'default') || choices[0];
+  const first = choices.find((c) => c.key === asked) || choices.find((c) => c.key === saved) ||
+    choices.find((c) => c.key === 'default') || choices[0];
 
   const permalink = /^#\d/.test(location.hash); // the map writes a hash of its own at once
   const map = new maplibregl.Map({
@@ -101,6 +104,9 @@ async function main() {
   map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
   map.addControl(new StyleSwitcher(choices, first.key, (c) => {
     localStorage.setItem('kiln.style', c.key);
+    const u = new URL(location.href);
+    u.searchParams.set('style', c.key);
+    history.replaceState(null, '', u);
     map.setStyle(c.style());
   }), 'top-right');
 
