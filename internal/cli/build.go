@@ -2,17 +2,23 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"kiln/internal/config"
 	"kiln/internal/debugrender"
+	"kiln/internal/defaultstyle"
+	"kiln/internal/draw"
 	"kiln/internal/imgenc"
+	"kiln/internal/maprender"
 	"kiln/internal/metrics"
 	"kiln/internal/pipeline"
 	"kiln/internal/renderq"
+	"kiln/internal/style"
 	"kiln/internal/tilestore"
 )
 
@@ -40,10 +46,11 @@ func (c *common) load() (*config.Config, error) {
 }
 
 // close stops the workers (giving running renders until ctx ends) and
-// closes the cache.
+// closes the cache and the map database.
 func (a *app) close(ctx context.Context) error {
 	err := a.pipeline.Close(ctx)
 	a.store.Close()
+	a.maps.Close()
 	return err
 }
 
@@ -54,7 +61,7 @@ func (c *common) openStyle(io IO, threads int, styleID string) (*app, *pipeline.
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := build(cfg, newLogger(io.Err, cfg.Log.Level, cfg.Log.Format), threads)
+	a, err := build(context.Background(), cfg, newLogger(io.Err, cfg.Log.Level, cfg.Log.Format), threads)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -72,22 +79,33 @@ type app struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	store    *tilestore.Files
+	maps     mapStore
+	fonts    []draw.FontFile
 	pipeline *pipeline.Pipeline
 	styles   []*pipeline.Style
+	docs     map[string][]byte // MapLibre style documents of the map styles, by id
 }
 
-// build creates the data directory, the tile cache, the styles with their
-// renderers and the pipeline with workers render workers (0: from config).
-func build(cfg *config.Config, log *slog.Logger, workers int) (*app, error) {
+// build creates the data directory, opens the tile cache and the map
+// database, and makes the styles with their renderers and the pipeline
+// with workers render workers (0: from config).
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger, workers int) (*app, error) {
 	if err := mkdirData(cfg.Data); err != nil {
 		return nil, err
 	}
-	styles, err := buildStyles(cfg)
+	maps, err := openMapStore(ctx, cfg.Data, cfg.DB)
 	if err != nil {
+		return nil, err
+	}
+	fonts := draw.Embedded()
+	styles, docs, err := buildStyles(cfg, maps, fonts)
+	if err != nil {
+		maps.Close()
 		return nil, usageError{err}
 	}
 	store, err := tilestore.NewFiles(filepath.Join(cfg.Data, "tiles"))
 	if err != nil {
+		maps.Close()
 		return nil, err
 	}
 	if workers == 0 {
@@ -104,28 +122,47 @@ func build(cfg *config.Config, log *slog.Logger, workers int) (*app, error) {
 			renderq.Bulk: r.QueueBulk, renderq.Low: r.QueueLow,
 		},
 	}, m, log)
-	return &app{cfg: cfg, log: log, metrics: m, store: store, pipeline: p, styles: styles}, nil
+	return &app{cfg: cfg, log: log, metrics: m, store: store, maps: maps, fonts: fonts, pipeline: p, styles: styles, docs: docs}, nil
 }
 
 // buildStyles turns the configured styles into the pipeline's, with a
-// renderer each.
-func buildStyles(cfg *config.Config) ([]*pipeline.Style, error) {
+// renderer each, and returns the MapLibre documents of the map styles.
+func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) ([]*pipeline.Style, map[string][]byte, error) {
 	var styles []*pipeline.Style
+	docs := map[string][]byte{}
+	var fonts *draw.Fonts // made once, shared by every map style
 	for i, sc := range cfg.Styles {
+		key := fmt.Sprintf("styles[%d] (%q)", i, sc.ID)
 		var r pipeline.Renderer
-		switch sc.Renderer {
-		case "debug":
+		switch {
+		case sc.Renderer == "debug" || sc.Style == "debug":
 			d, err := debugrender.New(nil)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			r = d
+		case sc.Renderer == "map":
+			doc, err := styleDocument(sc.Style)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s.style: %w", key, err)
+			}
+			st, err := style.Parse(doc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s.style: %s: %w", key, sc.Style, err)
+			}
+			if fonts == nil {
+				if fonts, err = draw.NewFonts(fontFiles...); err != nil {
+					return nil, nil, err
+				}
+			}
+			r = maprender.New(maps, st, fonts)
+			docs[sc.ID] = doc
 		default:
-			return nil, fmt.Errorf("styles[%d] (%q).renderer: %q is not a renderer of this kiln (available: debug)", i, sc.ID, sc.Renderer)
+			return nil, nil, fmt.Errorf("%s.renderer: %q is not a renderer of this kiln (available: map, debug)", key, sc.Renderer)
 		}
 		f, err := imgenc.ParseFormat(sc.Format)
 		if err != nil {
-			return nil, fmt.Errorf("styles[%d] (%q).format: %w", i, sc.ID, err)
+			return nil, nil, fmt.Errorf("%s.format: %w", key, err)
 		}
 		styles = append(styles, &pipeline.Style{
 			ID: sc.ID, Renderer: r, RendererName: "map", Encoder: imgenc.New(f, sc.Quality),
@@ -133,7 +170,23 @@ func buildStyles(cfg *config.Config) ([]*pipeline.Style, error) {
 			TTL: sc.TTL, URI: sc.URI, Description: sc.Description, Attribution: sc.Attribution,
 		})
 	}
-	return styles, nil
+	return styles, docs, nil
+}
+
+// styleDocument reads a map style: a built-in one by name, else a
+// MapLibre GL style file.
+func styleDocument(name string) ([]byte, error) {
+	if name == "default" {
+		return defaultstyle.JSON(), nil
+	}
+	if name == "" {
+		return nil, errors.New(`empty: want "default" or a MapLibre GL style file`)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w (want \"default\" or a MapLibre GL style file)", err)
+	}
+	return b, nil
 }
 
 // style finds a style by id, listing the known ones if it is not there.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"kiln/internal/draw"
+	"kiln/internal/glyphs"
 	"kiln/internal/server"
 	"kiln/internal/vectortile"
 )
@@ -42,16 +44,16 @@ func serve(ctx context.Context, args []string, io IO) error {
 		defer buf.Close()
 		access = newLogger(buf, "info", cfg.Log.Format)
 	}
-	a, err := build(cfg, log, 0)
+	a, err := build(ctx, cfg, log, 0)
 	if err != nil {
 		return err
 	}
-	maps, err := openMapStore(ctx, cfg.Data, cfg.DB)
+	glyphSet, err := newGlyphs(a.fonts)
 	if err != nil {
 		a.close(ctx)
 		return err
 	}
-	defer maps.Close()
+	maps := a.maps
 	srv, err := server.New(server.Options{
 		PublicURL:   cfg.PublicURL,
 		CacheMaxAge: cfg.HTTP.CacheMaxAge,
@@ -60,6 +62,8 @@ func serve(ctx context.Context, args []string, io IO) error {
 		AccessLog:   access,
 		Map:         maps,
 		Vector:      vectortile.NewCache(vectortile.New(maps), dataVersion(maps), 0),
+		Glyphs:      glyphSet,
+		StyleDocs:   a.docs,
 	}, a.pipeline, a.styles, a.metrics, log)
 	if err != nil {
 		a.close(ctx)
@@ -131,4 +135,15 @@ func dataVersion(maps mapStore) vectortile.DataVersion {
 		updated, err := maps.Meta(ctx, "updated_at")
 		return imported + "/" + updated, err
 	}
+}
+
+// newGlyphs serves the raster renderer's fonts to MapLibre GL clients.
+func newGlyphs(files []draw.FontFile) (*glyphs.Set, error) {
+	fonts := make(map[string][]byte, len(files))
+	names := make([]string, 0, len(files))
+	for _, f := range files {
+		fonts[f.Name] = f.Data
+		names = append(names, f.Name)
+	}
+	return glyphs.New(fonts, names, names[0])
 }

@@ -110,7 +110,11 @@ func builtins() []Style {
 	debug := DefaultStyle()
 	debug.ID, debug.Renderer, debug.Style, debug.MaxZoom = "debug", "debug", "", tile.MaxZoom
 	debug.Description = "kiln debug grid: z/x/y, metatile and render time of every tile"
-	return []Style{debug}
+	def := DefaultStyle()
+	def.ID = "default"
+	def.Description = "kiln's general street map of the imported OpenStreetMap data"
+	def.Attribution = `<a href="https://www.openstreetmap.org/copyright">© OpenStreetMap contributors</a>`
+	return []Style{def, debug}
 }
 
 // Load reads the configuration. With path "", it reads kiln.toml from the

@@ -26,8 +26,8 @@ func TestLoadFull(t *testing.T) {
 	if c.HTTP != (HTTP{CacheMaxAge: 6 * time.Hour, StaleMaxAge: 5 * time.Minute, CORS: "https://app.example.org"}) {
 		t.Errorf("http: %+v", c.HTTP)
 	}
-	if len(c.Styles) != 2 {
-		t.Fatalf("%d styles, want 2 (debug declared, so not added again)", len(c.Styles))
+	if len(c.Styles) != 3 || c.Styles[2].ID != "default" {
+		t.Fatalf("%d styles, want 3 (debug declared, so not added again; default added)", len(c.Styles))
 	}
 	want := Style{ID: "osm", Renderer: "debug", Style: "default", URI: "/osm/", MinZoom: 2, MaxZoom: 16, TileSize: 512,
 		Format: "jpeg", Quality: 70, Metatile: 4, TTL: 168 * time.Hour, Description: "a test style", Attribution: "© test"}
@@ -48,7 +48,8 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Listen != "127.0.0.1:8080" || c.Data != "./kiln-data" || c.Render.Wait != 30*time.Second || !c.Log.Access {
 		t.Errorf("defaults: %+v", c)
 	}
-	if len(c.Styles) != 1 || c.Styles[0].ID != "debug" || c.Styles[0].MaxZoom != 20 {
+	if len(c.Styles) != 2 || c.Styles[0].ID != "default" || c.Styles[0].Renderer != "map" || c.Styles[0].Style != "default" ||
+		c.Styles[1].ID != "debug" || c.Styles[1].MaxZoom != 20 {
 		t.Errorf("built-in styles: %+v", c.Styles)
 	}
 	// kiln.toml in the working directory is read without --config.

@@ -161,10 +161,10 @@ func (c Coord) MercatorBound() orb.Bound {
 	return mercatorBound(c.Z, c.X, c.Y, 1)
 }
 
-// MercatorBound is the web mercator box of the whole metatile, including
-// tiles beyond the grid's edge at zooms with fewer tiles than N.
+// MercatorBound is the web mercator box of the metatile's existing tiles
+// (Side() per side).
 func (m Meta) MercatorBound() orb.Bound {
-	return mercatorBound(m.Z, m.X, m.Y, m.N)
+	return mercatorBound(m.Z, m.X, m.Y, m.Side())
 }
 
 func mercatorBound(z, x, y, n int) orb.Bound {

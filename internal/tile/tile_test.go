@@ -113,6 +113,7 @@ func TestMercatorBound(t *testing.T) {
 		{"1/1/0", Coord{1, 1, 0}.MercatorBound(), orb.Bound{Min: orb.Point{0, 0}, Max: orb.Point{hw, hw}}},
 		{"1/0/1", Coord{1, 0, 1}.MercatorBound(), orb.Bound{Min: orb.Point{-hw, -hw}, Max: orb.Point{0, 0}}},
 		{"meta 3/0/0 of 8", Meta{Z: 3, N: 8}.MercatorBound(), orb.Bound{Min: orb.Point{-hw, -hw}, Max: orb.Point{hw, hw}}},
+		{"meta 1/0/0 of 8: the 2x2 tiles there are", Meta{Z: 1, N: 8}.MercatorBound(), orb.Bound{Min: orb.Point{-hw, -hw}, Max: orb.Point{hw, hw}}},
 		{"meta 16/8/8 of 8 = tiles 8..15", Meta{Z: 16, X: 8, Y: 8, N: 8}.MercatorBound(),
 			Coord{16, 8, 8}.MercatorBound().Union(Coord{16, 15, 15}.MercatorBound())},
 	} {
