@@ -131,8 +131,12 @@ func TestAreas(t *testing.T) {
 		t.Error("1 m² pond kept")
 	}
 	// Land is sorted by area, largest first, so small areas are drawn on top.
-	small := collect(func(e Emit) { Area(Object{Type: 'w', ID: 1, Tags: tags("leisure", "park")}, square(10), orb.Point{5, 5}, e) })
-	big := collect(func(e Emit) { Area(Object{Type: 'w', ID: 2, Tags: tags("landuse", "residential")}, square(100), orb.Point{5, 5}, e) })
+	small := collect(func(e Emit) {
+		Area(Object{Type: 'w', ID: 1, Tags: tags("leisure", "park")}, square(10), orb.Point{5, 5}, e)
+	})
+	big := collect(func(e Emit) {
+		Area(Object{Type: 'w', ID: 2, Tags: tags("landuse", "residential")}, square(100), orb.Point{5, 5}, e)
+	})
 	if small["land"].Sort <= big["land"].Sort {
 		t.Errorf("park sorts at %v, the residential area around it at %v", small["land"].Sort, big["land"].Sort)
 	}
