@@ -32,10 +32,15 @@ func newRenderer(t testing.TB) *Renderer {
 	return New(maptest.Sample(t), st, fonts)
 }
 
+// coordAt is the tile holding lon, lat at zoom z.
+func coordAt(lon, lat float64, z int) tile.Coord {
+	c := maptile.At(orb.Point{lon, lat}, maptile.Zoom(z))
+	return tile.Coord{Z: z, X: int(c.X), Y: int(c.Y)}
+}
+
 // metaAt is the metatile of side 8 holding lon, lat at zoom z.
 func metaAt(lon, lat float64, z int) tile.Meta {
-	c := maptile.At(orb.Point{lon, lat}, maptile.Zoom(z))
-	return tile.MetaOf(tile.Coord{Z: z, X: int(c.X), Y: int(c.Y)}, 8)
+	return tile.MetaOf(coordAt(lon, lat, z), 8)
 }
 
 func renderMeta(t testing.TB, r *Renderer, m tile.Meta, ts int, scale float64) *image.RGBA {
