@@ -18,6 +18,7 @@ import (
 	"kiln/internal/metrics"
 	"kiln/internal/pipeline"
 	"kiln/internal/renderq"
+	"kiln/internal/staticmap"
 	"kiln/internal/style"
 	"kiln/internal/tilestore"
 )
@@ -83,7 +84,8 @@ type app struct {
 	fonts    []draw.FontFile
 	pipeline *pipeline.Pipeline
 	styles   []*pipeline.Style
-	docs     map[string][]byte // MapLibre style documents of the map styles, by id
+	docs     map[string][]byte           // MapLibre style documents of the map styles, by id
+	static   map[string]staticmap.Drawer // renderers of the map styles, by id
 }
 
 // build creates the data directory, opens the tile cache and the map
@@ -98,7 +100,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, workers in
 		return nil, err
 	}
 	fonts := draw.Embedded()
-	styles, docs, err := buildStyles(cfg, maps, fonts)
+	styles, docs, static, err := buildStyles(cfg, maps, fonts)
 	if err != nil {
 		maps.Close()
 		return nil, usageError{err}
@@ -122,14 +124,15 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, workers in
 			renderq.Bulk: r.QueueBulk, renderq.Low: r.QueueLow,
 		},
 	}, m, log)
-	return &app{cfg: cfg, log: log, metrics: m, store: store, maps: maps, fonts: fonts, pipeline: p, styles: styles, docs: docs}, nil
+	return &app{cfg: cfg, log: log, metrics: m, store: store, maps: maps, fonts: fonts, pipeline: p, styles: styles, docs: docs, static: static}, nil
 }
 
 // buildStyles turns the configured styles into the pipeline's, with a
-// renderer each, and returns the MapLibre documents of the map styles.
-func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) ([]*pipeline.Style, map[string][]byte, error) {
+// renderer each, and returns the MapLibre documents and the renderers of
+// the map styles.
+func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) ([]*pipeline.Style, map[string][]byte, map[string]staticmap.Drawer, error) {
 	var styles []*pipeline.Style
-	docs := map[string][]byte{}
+	docs, static := map[string][]byte{}, map[string]staticmap.Drawer{}
 	var fonts *draw.Fonts // made once, shared by every map style
 	for i, sc := range cfg.Styles {
 		key := fmt.Sprintf("styles[%d] (%q)", i, sc.ID)
@@ -138,31 +141,31 @@ func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) (
 		case sc.Renderer == "debug" || sc.Style == "debug":
 			d, err := debugrender.New(nil)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			r = d
 		case sc.Renderer == "map":
 			doc, err := styleDocument(sc.Style)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s.style: %w", key, err)
+				return nil, nil, nil, fmt.Errorf("%s.style: %w", key, err)
 			}
 			st, err := style.Parse(doc)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s.style: %s: %w", key, sc.Style, err)
+				return nil, nil, nil, fmt.Errorf("%s.style: %s: %w", key, sc.Style, err)
 			}
 			if fonts == nil {
 				if fonts, err = draw.NewFonts(fontFiles...); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 			}
-			r = maprender.New(maps, st, fonts)
-			docs[sc.ID] = doc
+			mr := maprender.New(maps, st, fonts)
+			r, docs[sc.ID], static[sc.ID] = mr, doc, mr
 		default:
-			return nil, nil, fmt.Errorf("%s.renderer: %q is not a renderer of this kiln (available: map, debug)", key, sc.Renderer)
+			return nil, nil, nil, fmt.Errorf("%s.renderer: %q is not a renderer of this kiln (available: map, debug)", key, sc.Renderer)
 		}
 		f, err := imgenc.ParseFormat(sc.Format)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s.format: %w", key, err)
+			return nil, nil, nil, fmt.Errorf("%s.format: %w", key, err)
 		}
 		styles = append(styles, &pipeline.Style{
 			ID: sc.ID, Renderer: r, RendererName: "map", Encoder: imgenc.New(f, sc.Quality),
@@ -170,7 +173,7 @@ func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) (
 			TTL: sc.TTL, URI: sc.URI, Description: sc.Description, Attribution: sc.Attribution,
 		})
 	}
-	return styles, docs, nil
+	return styles, docs, static, nil
 }
 
 // styleDocument reads a map style: a built-in one by name, else a

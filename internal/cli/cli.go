@@ -41,6 +41,7 @@ func commands() []command {
 		{"import", "load an OpenStreetMap extract into the map database", importCmd},
 		{"render", "pre-render (seed) metatiles into the cache", render},
 		{"expire", "expire cached metatiles from an osm2pgsql expire list", expireCmd},
+		{"static", "draw one map picture of an area at any size", staticCmd},
 		{"version", "print version, commit and Go version", version},
 	}
 }

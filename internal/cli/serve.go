@@ -55,15 +55,20 @@ func serve(ctx context.Context, args []string, io IO) error {
 	}
 	maps := a.maps
 	srv, err := server.New(server.Options{
-		PublicURL:   cfg.PublicURL,
-		CacheMaxAge: cfg.HTTP.CacheMaxAge,
-		StaleMaxAge: cfg.HTTP.StaleMaxAge,
-		CORS:        cfg.HTTP.CORS,
-		AccessLog:   access,
-		Map:         maps,
-		Vector:      vectortile.NewCache(vectortile.New(maps), dataVersion(maps), 0),
-		Glyphs:      glyphSet,
-		StyleDocs:   a.docs,
+		PublicURL:     cfg.PublicURL,
+		CacheMaxAge:   cfg.HTTP.CacheMaxAge,
+		StaleMaxAge:   cfg.HTTP.StaleMaxAge,
+		CORS:          cfg.HTTP.CORS,
+		AccessLog:     access,
+		Map:           maps,
+		Vector:        vectortile.NewCache(vectortile.New(maps), dataVersion(maps), 0),
+		Glyphs:        glyphSet,
+		StyleDocs:     a.docs,
+		Static:        a.static,
+		StaticMaxSize: cfg.HTTP.StaticMaxSize,
+		StaticSlots:   a.pipeline.Workers(),
+		StaticWait:    cfg.Render.Wait,
+		StaticTimeout: cfg.Render.Timeout,
 	}, a.pipeline, a.styles, a.metrics, log)
 	if err != nil {
 		a.close(ctx)

@@ -62,6 +62,9 @@ type HTTP struct {
 	CacheMaxAge time.Duration `toml:"cache_max_age"` // Cache-Control max-age of fresh tiles
 	StaleMaxAge time.Duration `toml:"stale_max_age"` // max-age of tiles served while re-rendering
 	CORS        string        `toml:"cors"`          // Access-Control-Allow-Origin; "" for none
+	// StaticMaxSize is the largest side, in pixels, of a static map
+	// picture served over HTTP (@2x pictures count their real pixels).
+	StaticMaxSize int `toml:"static_max_size"`
 }
 
 // Style is a tileset, declared like a renderd.conf map section.
@@ -95,7 +98,7 @@ func Default() *Config {
 			QueueBulk:     256,
 			QueueLow:      8000,
 		},
-		HTTP: HTTP{CacheMaxAge: 3 * time.Hour, StaleMaxAge: 15 * time.Minute, CORS: "*"},
+		HTTP: HTTP{CacheMaxAge: 3 * time.Hour, StaleMaxAge: 15 * time.Minute, CORS: "*", StaticMaxSize: 2048},
 	}
 }
 
@@ -248,6 +251,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.StaleMaxAge < 0 {
 		bad("http.stale_max_age", "%v is negative", c.HTTP.StaleMaxAge)
+	}
+	if c.HTTP.StaticMaxSize < 1 || c.HTTP.StaticMaxSize > 16384 {
+		bad("http.static_max_size", "%d is not between 1 and 16384", c.HTTP.StaticMaxSize)
 	}
 	if strings.ContainsAny(c.HTTP.CORS, "\r\n") {
 		bad("http.cors", "contains a line break")

@@ -23,7 +23,7 @@ func TestLoadFull(t *testing.T) {
 		QueueOnDemand: 100, QueueDirty: 1000, QueueBulk: 50, QueueLow: 2000}) {
 		t.Errorf("render: %+v", c.Render)
 	}
-	if c.HTTP != (HTTP{CacheMaxAge: 6 * time.Hour, StaleMaxAge: 5 * time.Minute, CORS: "https://app.example.org"}) {
+	if c.HTTP != (HTTP{CacheMaxAge: 6 * time.Hour, StaleMaxAge: 5 * time.Minute, CORS: "https://app.example.org", StaticMaxSize: 4096}) {
 		t.Errorf("http: %+v", c.HTTP)
 	}
 	if len(c.Styles) != 3 || c.Styles[2].ID != "default" {
@@ -81,6 +81,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"zero queue", "[render]\nqueue_bulk = 0\n", "render.queue_bulk"},
 		{"negative max age", "[http]\ncache_max_age = \"-1h\"\n", "http.cache_max_age"},
 		{"cors line break", "[http]\ncors = \"a\\nb\"\n", "http.cors"},
+		{"static size", "[http]\nstatic_max_size = 0\n", "http.static_max_size"},
 		{"missing id", "[[styles]]\nrenderer = \"debug\"\n", "styles[0].id"},
 		{"bad id", "[[styles]]\nid = \"../x\"\n", `styles[0] ("../x").id`},
 		{"duplicate id", "[[styles]]\nid = \"a\"\n[[styles]]\nid = \"a\"\n", `styles[1] ("a").id: "a" is declared twice`},

@@ -370,3 +370,6 @@ func (p *Pipeline) RetryAfter() time.Duration {
 	secs := math.Ceil(d.Seconds())
 	return time.Duration(min(max(secs, 1), 60)) * time.Second
 }
+
+// Workers is the number of render workers.
+func (p *Pipeline) Workers() int { return p.workers }

@@ -11,7 +11,10 @@ import (
 	"kiln/internal/defaultstyle"
 	"kiln/internal/draw"
 	"kiln/internal/glyphs"
+	"kiln/internal/maprender"
 	"kiln/internal/maptest"
+	"kiln/internal/staticmap"
+	"kiln/internal/style"
 	"kiln/internal/schema"
 	"kiln/internal/vectortile"
 )
@@ -29,8 +32,18 @@ func withSampleData(tb testing.TB) func(*Options) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	st, err := style.Parse(defaultstyle.JSON())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fontSet, err := draw.NewFonts(draw.Embedded()...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	renderer := maprender.New(store, st, fontSet)
 	return func(o *Options) {
 		o.Map = store
+		o.Static = map[string]staticmap.Drawer{"debug": renderer}
 		o.Vector = vectortile.NewCache(vectortile.New(store), version, 0)
 		o.Glyphs = glyphSet
 		// The debug style stands in for a map style with a vector rendering.

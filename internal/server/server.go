@@ -21,6 +21,7 @@ import (
 
 	"kiln/internal/metrics"
 	"kiln/internal/pipeline"
+	"kiln/internal/staticmap"
 )
 
 // MapInfo tells about the imported map data (see mapdata stores).
@@ -39,6 +40,12 @@ type Options struct {
 	Vector      VectorTiles       // the map data's vector tiles; nil for none
 	Glyphs      Glyphs            // fonts for MapLibre GL clients; nil for none
 	StyleDocs   map[string][]byte // MapLibre GL style documents by style id, URLs as local://
+	// Static draws static maps of the styles that have them, by id.
+	Static        map[string]staticmap.Drawer
+	StaticMaxSize int           // largest side of a static map, in pixels
+	StaticSlots   int           // static maps drawn at once; more wait
+	StaticWait    time.Duration // how long a static map waits for a slot before 503
+	StaticTimeout time.Duration // deadline of drawing one
 }
 
 // Server answers kiln's HTTP requests.
@@ -52,8 +59,9 @@ type Server struct {
 	ready    atomic.Bool
 	mux      *http.ServeMux
 
-	bufs      sync.Pool // *[]byte for tile bytes
-	indexHTML []byte
+	bufs        sync.Pool // *[]byte for tile bytes
+	staticSlots chan struct{}
+	indexHTML   []byte
 
 	// precomputed header values
 	freshCC, staleCC []string
@@ -74,6 +82,16 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 		staleCC: []string{"public, max-age=" + strconv.Itoa(int(opts.StaleMaxAge.Seconds()))},
 		mime:    make(map[*pipeline.Style][]string, len(styles)),
 	}
+	if s.opts.StaticMaxSize <= 0 {
+		s.opts.StaticMaxSize = 2048
+	}
+	if s.opts.StaticWait <= 0 {
+		s.opts.StaticWait = 30 * time.Second
+	}
+	if s.opts.StaticTimeout <= 0 {
+		s.opts.StaticTimeout = time.Minute
+	}
+	s.staticSlots = make(chan struct{}, max(opts.StaticSlots, 1))
 	for _, st := range styles {
 		s.styles[st.ID] = st
 		s.mime[st] = []string{st.Encoder.Format().MIME()}
@@ -95,6 +113,7 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 	s.handle("GET /styles.json", "styles", s.styleList)
 	s.handle("GET /styles/{name}", "tilejson", s.tileJSON)
 	s.handle("GET /styles/{style}/style.json", "style", s.styleJSON)
+	s.handle("GET /styles/{style}/static/{area}/{file}", "static", s.staticMap)
 	s.handle("GET /styles/{style}/{z}/{x}/{file}", "tile", s.tile)
 	s.handle("GET /styles/{style}/{z}/{x}/{file}/{op}", "tile_op", s.tileOp)
 	s.handle("OPTIONS /styles/", "preflight", s.preflight)
