@@ -13,9 +13,9 @@ import (
 	"kiln/internal/glyphs"
 	"kiln/internal/maprender"
 	"kiln/internal/maptest"
+	"kiln/internal/schema"
 	"kiln/internal/staticmap"
 	"kiln/internal/style"
-	"kiln/internal/schema"
 	"kiln/internal/vectortile"
 )
 
