@@ -149,7 +149,7 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 		err = imp.Commit(ctx, map[string]string{
 			"middle_generation": gen,
 			"source":            filepath.Base(path),
-			"imported_at":       time.Now().UTC().Format(time.RFC3339),
+			"imported_at":       time.Now().UTC().Format(time.RFC3339Nano),
 			"bounds": fmt.Sprintf("%g,%g,%g,%g", sum.Bounds.Min[0], sum.Bounds.Min[1],
 				sum.Bounds.Max[0], sum.Bounds.Max[1]),
 		})
