@@ -44,6 +44,12 @@ func New(dst *image.RGBA) *Canvas {
 	return &Canvas{dst: dst, clip: dst.Bounds()}
 }
 
+// Reset makes the canvas draw into dst, as New does, keeping its scratch
+// buffers: a renderer reuses one canvas per worker for many metatiles.
+func (c *Canvas) Reset(dst *image.RGBA) {
+	c.dst, c.clip, c.offset = dst, dst.Bounds(), Point{}
+}
+
 // Image returns the image the canvas draws into.
 func (c *Canvas) Image() *image.RGBA { return c.dst }
 
@@ -151,12 +157,26 @@ func (c *Canvas) paint(p *path, src uint32, blur int) {
 	if r.Empty() {
 		return
 	}
-	if blur > 0 || r.Dx()*r.Dy() <= 4*tileSize*tileSize || !c.isSparse(p, r) {
+	switch {
+	case blur > 0 || r.Dx()*r.Dy() <= 4*tileSize*tileSize:
 		c.raster(p, nil, r, src, blur)
-		return
+	case c.isSparse(p, r):
+		c.paintTiles(p, r, src)
+	default:
+		// Dense shapes go in blocks of at most maxMask pixels a side, each
+		// with the polygons clipped to it: the same coverage as one pass,
+		// while the rasterizer's buffers stay at 1 MB instead of the 20 MB
+		// a metatile-sized mask takes, per canvas.
+		for y := r.Min.Y; y < r.Max.Y; y += maxMask {
+			for x := r.Min.X; x < r.Max.X; x += maxMask {
+				c.raster(p, nil, image.Rect(x, y, x+maxMask, y+maxMask).Intersect(r), src, 0)
+			}
+		}
 	}
-	c.paintTiles(p, r, src)
 }
+
+// maxMask bounds the side of the masks dense shapes are rasterized in.
+const maxMask = 512
 
 // isSparse reports whether p's polygons cover little of r, like the pieces
 // of a long diagonal stroke.

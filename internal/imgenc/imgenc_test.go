@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
+	"os"
 	"testing"
 
 	"golang.org/x/image/vector"
@@ -187,5 +188,69 @@ func BenchmarkQuantize256(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		q.Quantize(img)
+	}
+}
+
+// mapTile is a real map tile (kiln's default style, Vaduz at zoom 15).
+func mapTile(tb testing.TB) *image.RGBA {
+	tb.Helper()
+	f, err := os.Open("testdata/map-tile.png")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	im, err := png.Decode(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	img := image.NewRGBA(im.Bounds())
+	draw.Draw(img, img.Bounds(), im, image.Point{}, draw.Src)
+	return img
+}
+
+// TestMapTile encodes a real map tile in every format and decodes it
+// again: PNG exactly, PNG8 close to it.
+func TestMapTile(t *testing.T) {
+	img := mapTile(t)
+	for _, f := range []Format{PNG, PNG8} {
+		b, err := New(f, 0).Bytes(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		var sum, n float64
+		for y := range 256 {
+			for x := range 256 {
+				r1, g1, b1, _ := img.At(x, y).RGBA()
+				r2, g2, b2, _ := back.At(x, y).RGBA()
+				sum += math.Abs(float64(r1)-float64(r2)) + math.Abs(float64(g1)-float64(g2)) + math.Abs(float64(b1)-float64(b2))
+				n += 3
+			}
+		}
+		mean := sum / n / 257
+		if f == PNG && mean != 0 || f == PNG8 && mean > 2 {
+			t.Errorf("%s: mean error %.2f per channel", f, mean)
+		}
+	}
+}
+
+func BenchmarkEncodeMapTile(b *testing.B) {
+	img := mapTile(b)
+	for _, f := range []Format{PNG, PNG8, JPEG, WebP} {
+		b.Run(f.String(), func(b *testing.B) {
+			e := New(f, 0)
+			var n int
+			for b.Loop() {
+				out, err := e.Bytes(img)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(out)
+			}
+			b.ReportMetric(float64(n), "bytes")
+		})
 	}
 }

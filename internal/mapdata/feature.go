@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/paulmach/orb"
 )
@@ -83,6 +84,17 @@ func UnmarshalProps(b []byte) (Props, error) {
 	if len(b) == 0 {
 		return Props{}, nil
 	}
+	// Renderers decode the props of every feature they draw: the flat
+	// objects Marshal writes (and jsonb gives back) take a short path,
+	// anything else encoding/json.
+	if p, ok := unmarshalFlat(b); ok {
+		return p, nil
+	}
+	return unmarshalJSON(b)
+}
+
+// unmarshalJSON decodes any JSON object of props.
+func unmarshalJSON(b []byte) (Props, error) {
 	var raw map[string]any
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
@@ -137,4 +149,113 @@ func Level(z int) int {
 		}
 	}
 	return len(Levels)
+}
+
+// unmarshalFlat decodes a JSON object of plain strings (without escapes),
+// numbers and booleans; ok is false for anything else, valid or not.
+func unmarshalFlat(b []byte) (p Props, ok bool) {
+	i := 0
+	space := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	str := func() (string, bool) {
+		if i >= len(b) || b[i] != '"' {
+			return "", false
+		}
+		end := bytes.IndexByte(b[i+1:], '"')
+		if end < 0 {
+			return "", false
+		}
+		raw := b[i+1 : i+1+end]
+		for _, c := range raw {
+			if c == '\\' || c < 0x20 {
+				return "", false // escapes and control characters: the long way
+			}
+		}
+		if !utf8.Valid(raw) {
+			return "", false
+		}
+		i += end + 2
+		return string(raw), true
+	}
+	space()
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	i++
+	p = Props{}
+	space()
+	if i < len(b) && b[i] == '}' {
+		i++
+		space()
+		return p, i == len(b)
+	}
+	for {
+		space()
+		k, ok := str()
+		if !ok {
+			return nil, false
+		}
+		space()
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		i++
+		space()
+		if i >= len(b) {
+			return nil, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			v, ok := str()
+			if !ok {
+				return nil, false
+			}
+			p[k] = v
+		case bytes.HasPrefix(b[i:], []byte("true")):
+			p[k], i = true, i+4
+		case bytes.HasPrefix(b[i:], []byte("false")):
+			p[k], i = false, i+5
+		case c == '-' || c >= '0' && c <= '9':
+			j := i
+			for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] >= '0' && b[j] <= '9') {
+				j++
+			}
+			num := string(b[i:j])
+			if !json.Valid(b[i:j]) {
+				return nil, false
+			}
+			if !strings.ContainsAny(num, ".eE") {
+				n, err := strconv.ParseInt(num, 10, 64)
+				if err != nil {
+					return nil, false
+				}
+				p[k] = n
+			} else {
+				f, err := strconv.ParseFloat(num, 64)
+				if err != nil {
+					return nil, false
+				}
+				p[k] = f
+			}
+			i = j
+		default:
+			return nil, false
+		}
+		space()
+		if i >= len(b) {
+			return nil, false
+		}
+		if b[i] == '}' {
+			i++
+			space()
+			return p, i == len(b)
+		}
+		if b[i] != ',' {
+			return nil, false
+		}
+		i++
+	}
 }

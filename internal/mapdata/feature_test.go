@@ -36,7 +36,16 @@ func TestPropsRoundTrip(t *testing.T) {
 func FuzzUnmarshalProps(f *testing.F) {
 	f.Add([]byte(`{"a":1,"b":2.0,"c":"x","d":true}`))
 	f.Add([]byte(`{"a":1e400}`))
+	f.Add([]byte(`{ "name" : "Vaduz", "population": 5000, "capital": false, "way_area": 12.5 }`))
+	f.Add([]byte(`{"a":"\u00e9","b":[1]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The short path agrees with encoding/json wherever it decodes.
+		if flat, ok := unmarshalFlat(b); ok {
+			full, err := unmarshalJSON(b)
+			if err != nil || !reflect.DeepEqual(flat, full) {
+				t.Fatalf("%q: short path %#v, encoding/json %#v (%v)", b, flat, full, err)
+			}
+		}
 		p, err := UnmarshalProps(b)
 		if err != nil {
 			return

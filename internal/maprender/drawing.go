@@ -2,7 +2,6 @@ package maprender
 
 import (
 	"context"
-	"image"
 	"math"
 
 	"github.com/paulmach/orb"
@@ -38,17 +37,17 @@ type feature struct {
 	polys     [][][]draw.Point
 }
 
-func newDrawing(r *Renderer, v View, dst *image.RGBA) *drawing {
-	b := dst.Bounds()
+func newDrawing(r *Renderer, v View, c *draw.Canvas) *drawing {
+	b := c.Image().Bounds()
 	d := &drawing{
-		r: r, v: v, canvas: draw.New(dst),
+		r: r, v: v, canvas: c,
 		w: float64(b.Dx()), h: float64(b.Dy()),
 		zoom:     dataZoom(v.Zoom),
 		features: map[string][]*feature{},
 		pads:     map[string]float64{},
 		labels:   make([][]label, len(r.style.Layers)),
 	}
-	d.canvas.SetOffset(draw.Point{X: float64(b.Min.X), Y: float64(b.Min.Y)})
+	c.SetOffset(draw.Point{X: float64(b.Min.X), Y: float64(b.Min.Y)})
 	d.scale = d.w / (v.Bound.Max[0] - v.Bound.Min[0])
 	return d
 }

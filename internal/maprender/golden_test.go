@@ -110,7 +110,7 @@ func TestSeamsLines(t *testing.T) {
 func placedLabels(t testing.TB, r *Renderer, m tile.Meta) map[string][]draw.Rect {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 2048, 2048))
-	d := newDrawing(r, ViewOfMeta(m, 256, 1), img)
+	d := newDrawing(r, ViewOfMeta(m, 256, 1), draw.New(img))
 	if err := d.run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

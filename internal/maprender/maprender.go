@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"sync"
 
 	"github.com/paulmach/orb"
 
@@ -39,9 +40,10 @@ type Source interface {
 
 // Renderer draws one style from one source. It is safe for concurrent use.
 type Renderer struct {
-	src   Source
-	style *style.Style
-	fonts *draw.Fonts
+	src      Source
+	style    *style.Style
+	fonts    *draw.Fonts
+	canvases sync.Pool // *draw.Canvas: their scratch buffers grow to a metatile's size once
 }
 
 // New returns a renderer of st over src, drawing text with fonts.
@@ -94,7 +96,14 @@ func (r *Renderer) Render(ctx context.Context, m tile.Meta, tileSize int, scale 
 
 // Draw draws view v into the whole of dst.
 func (r *Renderer) Draw(ctx context.Context, v View, dst *image.RGBA) error {
-	d := newDrawing(r, v, dst)
+	c, ok := r.canvases.Get().(*draw.Canvas)
+	if ok {
+		c.Reset(dst)
+	} else {
+		c = draw.New(dst)
+	}
+	defer r.canvases.Put(c)
+	d := newDrawing(r, v, c)
 	if err := d.run(ctx); err != nil {
 		return fmt.Errorf("map render: %w", err)
 	}
