@@ -13,6 +13,7 @@ import (
 
 	"kiln/internal/defaultstyle"
 	"kiln/internal/draw"
+	"kiln/internal/imgenc"
 	"kiln/internal/maptest"
 	"kiln/internal/osmgeom"
 	"kiln/internal/style"
@@ -90,6 +91,29 @@ func BenchmarkRender(b *testing.B) {
 				clear(img.Pix)
 				if err := r.Render(context.Background(), m, 256, 1, img); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMetatile is a metatile as the pipeline makes it: drawn, then
+// cut into 64 tiles encoded as PNG.
+func BenchmarkMetatile(b *testing.B) {
+	r := newRenderer(b)
+	enc := imgenc.New(imgenc.PNG, 0)
+	for _, z := range []int{12, 14, 16} {
+		m := metaAt(9.5209, 47.1410, z)
+		b.Run(fmt.Sprintf("z%02d", z), func(b *testing.B) {
+			img := image.NewRGBA(image.Rect(0, 0, 2048, 2048))
+			for b.Loop() {
+				if err := r.Render(context.Background(), m, 256, 1, img); err != nil {
+					b.Fatal(err)
+				}
+				for c := range m.Tiles() {
+					if _, err := enc.Bytes(tileOf(img, m, c, 256)); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 		})
