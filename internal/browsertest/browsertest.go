@@ -22,7 +22,12 @@ const Binary = "/usr/bin/chromium"
 func New(t testing.TB, timeout time.Duration) context.Context {
 	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
-		t.Fatalf("the page tests need Chromium (scripts/test installs it): %v", err)
+		// As with the other packages the tests drive: scripts/test installs
+		// it and sets KILN_REQUIRE_INTEROP, so CI never skips.
+		if os.Getenv("KILN_REQUIRE_INTEROP") == "1" {
+			t.Fatalf("the page tests need Chromium: %v", err)
+		}
+		t.Skipf("no Chromium (%v); scripts/test installs it", err)
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(Binary),
