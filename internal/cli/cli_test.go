@@ -59,6 +59,14 @@ func TestUsageErrors(t *testing.T) {
 	os.WriteFile(unknownKey, []byte("[[styles]]\nid = \"a\"\nrenderer = \"debug\"\nzoom = 3\n"), 0o644)
 	noRenderer := filepath.Join(dir, "norenderer.toml")
 	os.WriteFile(noRenderer, []byte("[[styles]]\nid = \"a\"\nrenderer = \"mapnik\"\n"), 0o644)
+	badStyle := filepath.Join(dir, "bad-style.json")
+	os.WriteFile(badStyle, []byte(`{"version": 8, "sources": {"osm": {"type": "vector", "url": "local://data/osm.json"}},
+  "layers": [{"id": "roads", "type": "line", "source": "osm", "source-layer": "streets",
+    "paint": {"line-width": ["interpolate", ["linear"], ["zoom"], 5]}}]}`), 0o644)
+	badStyleConfig := filepath.Join(dir, "badstyle.toml")
+	os.WriteFile(badStyleConfig, []byte("[[styles]]\nid = \"osm\"\nstyle = \""+badStyle+"\"\n"), 0o644)
+	missingStyleConfig := filepath.Join(dir, "missingstyle.toml")
+	os.WriteFile(missingStyleConfig, []byte("[[styles]]\nid = \"osm\"\nstyle = \"nowhere.json\"\n"), 0o644)
 	data := filepath.Join(dir, "data")
 	tests := []struct {
 		name  string
@@ -83,6 +91,8 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown config key", "", []string{"serve", "--config", unknownKey}, "unknown key styles[0].zoom"},
 		{"unknown renderer", "", []string{"serve", "--config", noRenderer, "--data", data}, `styles[0] ("a").renderer: "mapnik"`},
 		{"bad listen", "", []string{"serve", "--listen", "nowhere", "--data", data}, "listen"},
+		{"style error", "", []string{"serve", "--config", badStyleConfig, "--data", data}, `styles[0] ("osm").style: ` + badStyle + `: layer "roads": paint.line-width`},
+		{"missing style file", "", []string{"serve", "--config", missingStyleConfig, "--data", data}, "nowhere.json"},
 		{"expire missing list", "", []string{"expire", "--data", data, "--style", "debug", filepath.Join(dir, "nope.txt")}, "nope.txt"},
 		{"expire bad line", "3/1/1\nhello\n", []string{"expire", "--data", data, "--style", "debug"}, "stdin: line 2"},
 		{"expire bad mode", "", []string{"expire", "--style", "debug", "--mode", "zap"}, `--mode "zap"`},
