@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"kiln/internal/metrics"
 	"kiln/internal/pipeline"
 	"kiln/internal/renderq"
+	"kiln/internal/sprite"
 	"kiln/internal/staticmap"
 	"kiln/internal/style"
 	"kiln/internal/tilestore"
@@ -84,8 +86,14 @@ type app struct {
 	fonts    []draw.FontFile
 	pipeline *pipeline.Pipeline
 	styles   []*pipeline.Style
-	docs     map[string][]byte           // MapLibre style documents of the map styles, by id
-	static   map[string]staticmap.Drawer // renderers of the map styles, by id
+	mapStyles
+}
+
+// mapStyles is what the map styles offer besides tiles, by style id.
+type mapStyles struct {
+	docs    map[string][]byte           // MapLibre style documents
+	static  map[string]staticmap.Drawer // their renderers, for static maps
+	sprites map[string]*sprite.Set      // their icons
 }
 
 // build creates the data directory, opens the tile cache and the map
@@ -100,7 +108,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, workers in
 		return nil, err
 	}
 	fonts := draw.Embedded()
-	styles, docs, static, err := buildStyles(cfg, maps, fonts)
+	styles, ms, err := buildStyles(cfg, maps, fonts)
 	if err != nil {
 		maps.Close()
 		return nil, usageError{err}
@@ -124,15 +132,15 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, workers in
 			renderq.Bulk: r.QueueBulk, renderq.Low: r.QueueLow,
 		},
 	}, m, log)
-	return &app{cfg: cfg, log: log, metrics: m, store: store, maps: maps, fonts: fonts, pipeline: p, styles: styles, docs: docs, static: static}, nil
+	return &app{cfg: cfg, log: log, metrics: m, store: store, maps: maps, fonts: fonts, pipeline: p, styles: styles, mapStyles: ms}, nil
 }
 
 // buildStyles turns the configured styles into the pipeline's, with a
 // renderer each, and returns the MapLibre documents and the renderers of
 // the map styles.
-func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) ([]*pipeline.Style, map[string][]byte, map[string]staticmap.Drawer, error) {
+func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) ([]*pipeline.Style, mapStyles, error) {
 	var styles []*pipeline.Style
-	docs, static := map[string][]byte{}, map[string]staticmap.Drawer{}
+	ms := mapStyles{docs: map[string][]byte{}, static: map[string]staticmap.Drawer{}, sprites: map[string]*sprite.Set{}}
 	var fonts *draw.Fonts // made once, shared by every map style
 	for i, sc := range cfg.Styles {
 		key := fmt.Sprintf("styles[%d] (%q)", i, sc.ID)
@@ -141,31 +149,38 @@ func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) (
 		case sc.Renderer == "debug" || sc.Style == "debug":
 			d, err := debugrender.New(nil)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, ms, err
 			}
 			r = d
 		case sc.Renderer == "map":
 			doc, err := styleDocument(sc.Style)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("%s.style: %w", key, err)
+				return nil, ms, fmt.Errorf("%s.style: %w", key, err)
 			}
 			st, err := style.Parse(doc)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("%s.style: %s: %w", key, sc.Style, err)
+				return nil, ms, fmt.Errorf("%s.style: %s: %w", key, sc.Style, err)
 			}
 			if fonts == nil {
 				if fonts, err = draw.NewFonts(fontFiles...); err != nil {
-					return nil, nil, nil, err
+					return nil, ms, err
 				}
 			}
-			mr := maprender.New(maps, st, fonts)
-			r, docs[sc.ID], static[sc.ID] = mr, doc, mr
+			icons, err := styleSprite(sc.Style, st)
+			if err != nil {
+				return nil, ms, fmt.Errorf("%s.style: %s: %w", key, sc.Style, err)
+			}
+			mr := maprender.New(maps, st, fonts, icons)
+			r, ms.docs[sc.ID], ms.static[sc.ID] = mr, doc, mr
+			if icons != nil {
+				ms.sprites[sc.ID] = icons
+			}
 		default:
-			return nil, nil, nil, fmt.Errorf("%s.renderer: %q is not a renderer of this kiln (available: map, debug)", key, sc.Renderer)
+			return nil, ms, fmt.Errorf("%s.renderer: %q is not a renderer of this kiln (available: map, debug)", key, sc.Renderer)
 		}
 		f, err := imgenc.ParseFormat(sc.Format)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s.format: %w", key, err)
+			return nil, ms, fmt.Errorf("%s.format: %w", key, err)
 		}
 		styles = append(styles, &pipeline.Style{
 			ID: sc.ID, Renderer: r, RendererName: "map", Encoder: imgenc.New(f, sc.Quality),
@@ -173,7 +188,7 @@ func buildStyles(cfg *config.Config, maps mapStore, fontFiles []draw.FontFile) (
 			TTL: sc.TTL, URI: sc.URI, Description: sc.Description, Attribution: sc.Attribution,
 		})
 	}
-	return styles, docs, static, nil
+	return styles, ms, nil
 }
 
 // styleDocument reads a map style: a built-in one by name, else a
@@ -202,4 +217,38 @@ func (a *app) style(id string) (*pipeline.Style, error) {
 		ids = append(ids, s.ID)
 	}
 	return nil, usagef("no style %q (configured: %v)", id, ids)
+}
+
+// styleSprite loads a map style's icons: the built-in style's own, or, for
+// a style file whose sprite is "local://sprite", sprite.json and
+// sprite.png (and @2x) beside it. Other sprites are on the web, which the
+// renderer does not fetch: such a style is drawn without icons.
+func styleSprite(name string, st *style.Style) (*sprite.Set, error) {
+	if name == "default" {
+		return defaultstyle.Sprite()
+	}
+	if len(st.Sprites) != 1 || st.Sprites[0].URL != "local://sprite" {
+		return nil, nil
+	}
+	dir := filepath.Dir(name)
+	var sheets []*sprite.Sheet
+	for _, suffix := range []string{"", "@2x"} {
+		index, err := os.ReadFile(filepath.Join(dir, "sprite"+suffix+".json"))
+		if errors.Is(err, fs.ErrNotExist) && suffix != "" {
+			continue // 1x alone is a sprite
+		}
+		if err != nil {
+			return nil, err
+		}
+		img, err := os.ReadFile(filepath.Join(dir, "sprite"+suffix+".png"))
+		if err != nil {
+			return nil, err
+		}
+		sheet, err := sprite.Parse(index, img)
+		if err != nil {
+			return nil, fmt.Errorf("sprite%s: %w", suffix, err)
+		}
+		sheets = append(sheets, sheet)
+	}
+	return sprite.NewSet(sheets...)
 }

@@ -64,6 +64,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 		Vector:        vectortile.NewCache(vectortile.New(maps), dataVersion(maps), 0),
 		Glyphs:        glyphSet,
 		StyleDocs:     a.docs,
+		Sprites:       a.sprites,
 		Static:        a.static,
 		StaticMaxSize: cfg.HTTP.StaticMaxSize,
 		StaticSlots:   a.pipeline.Workers(),

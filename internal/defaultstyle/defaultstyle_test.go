@@ -95,3 +95,70 @@ func walk(v any, fn func(op, attr string)) {
 		}
 	}
 }
+
+// TestIcons checks that every icon the style can ask for is in its sprite.
+func TestIcons(t *testing.T) {
+	icons, err := Sprite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Sprite string `json:"sprite"`
+		Layers []struct {
+			ID     string                     `json:"id"`
+			Layout map[string]json.RawMessage `json:"layout"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal(JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Sprite != "local://sprite" {
+		t.Errorf("sprite %q", doc.Sprite)
+	}
+	n := 0
+	for _, l := range doc.Layers {
+		var e any
+		if json.Unmarshal(l.Layout["icon-image"], &e) != nil {
+			continue
+		}
+		for _, name := range outputs(e) {
+			n++
+			for _, ratio := range []float64{1, 2} {
+				if ic, ok := icons.Icon(name, ratio); name != "" && (!ok || ic.PixelRatio != ratio) {
+					t.Errorf("%s: icon %q missing at %gx", l.ID, name, ratio)
+				}
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("only %d icons in the style", n)
+	}
+}
+
+// outputs are the strings an icon-image expression can give: the results
+// of its match and case branches, or itself when it is a string.
+func outputs(e any) []string {
+	switch v := e.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		if len(v) == 0 {
+			return nil
+		}
+		var out []string
+		switch v[0] {
+		case "match":
+			for i := 3; i < len(v); i += 2 {
+				out = append(out, outputs(v[i])...)
+			}
+			out = append(out, outputs(v[len(v)-1])...)
+		case "case":
+			for i := 2; i < len(v); i += 2 {
+				out = append(out, outputs(v[i])...)
+			}
+			out = append(out, outputs(v[len(v)-1])...)
+		}
+		return out
+	}
+	return nil
+}

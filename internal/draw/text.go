@@ -39,8 +39,8 @@ func ParseAnchor(s string) (Anchor, bool) {
 // String returns the MapLibre name of a.
 func (a Anchor) String() string { return anchorNames[a] }
 
-// fraction is where the anchor sits in a box, 0–1 across and down.
-func (a Anchor) fraction() (fx, fy float64) {
+// Fraction is where the anchor sits in a box, 0–1 across and down.
+func (a Anchor) Fraction() (fx, fy float64) {
 	fx, fy = 0.5, 0.5
 	switch a {
 	case AnchorLeft, AnchorTopLeft, AnchorBottomLeft:
@@ -95,7 +95,7 @@ type placedGlyph struct {
 // at (MapLibre text-anchor, text-offset times the size, text-rotate).
 func PlaceText(b *Block, at Point, anchor Anchor, offset Point, rotate float64) *Placement {
 	p := &Placement{}
-	fx, fy := anchor.fraction()
+	fx, fy := anchor.Fraction()
 	ox, oy := offset.X-fx*b.Width, offset.Y-fy*b.Height
 	sin, cos := math.Sincos(rotate * math.Pi / 180)
 	turn := func(x, y float64) Point {

@@ -58,7 +58,7 @@ func withoutLabels(t testing.TB) *Renderer {
 		t.Fatal(err)
 	}
 	st.Layers = slices.DeleteFunc(st.Layers, func(l *style.Layer) bool { return l.Type == "symbol" })
-	return New(r.src, st, r.fonts)
+	return New(r.src, st, r.fonts, r.sprites)
 }
 
 // TestSeamsLines draws two neighbouring metatiles and the two as one
@@ -117,8 +117,15 @@ func placedLabels(t testing.TB, r *Renderer, m tile.Meta) map[string][]draw.Rect
 	out := map[string][]draw.Rect{}
 	for i, ls := range d.labels {
 		for _, lb := range ls {
+			var all []draw.Rect
+			if lb.p != nil {
+				all = append(all, lb.p.Boxes...)
+			}
+			if lb.icon != nil {
+				all = append(all, lb.icon.box)
+			}
 			var boxes []draw.Rect
-			for _, b := range lb.p.Boxes {
+			for _, b := range all {
 				dx, dy := float64(m.X*256), float64(m.Y*256)
 				boxes = append(boxes, draw.Rect{MinX: b.MinX + dx, MinY: b.MinY + dy, MaxX: b.MaxX + dx, MaxY: b.MaxY + dy})
 			}

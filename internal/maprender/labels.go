@@ -9,10 +9,11 @@ import (
 	"kiln/internal/style"
 )
 
-// label is text placed for drawing.
+// label is text or an icon placed for drawing.
 type label struct {
-	p *draw.Placement
-	s draw.TextStyle
+	p    *draw.Placement // nil for an icon alone
+	s    draw.TextStyle
+	icon *placedIcon
 }
 
 // collider keeps the placed labels' boxes over the image and its label
@@ -67,14 +68,13 @@ func (d *drawing) placeLabels(l *style.Layer, coll *collider) []label {
 		case "lowercase":
 			text = strings.ToLower(text)
 		}
-		if strings.TrimSpace(text) == "" {
+		d.project(f)
+		icon := d.icon(l, f, &lc)
+		if strings.TrimSpace(text) == "" && icon == nil {
 			continue
 		}
 		fonts := l.LayoutProp("text-font").Strings(&lc)
 		size := l.LayoutProp("text-size").Number(&f.ctx) * ratio
-		if size <= 0 {
-			continue
-		}
 		padding := l.LayoutProp("text-padding").Number(&lc) * ratio
 		allowOverlap := l.LayoutProp("text-allow-overlap").Bool(&lc)
 		ignorePlacement := l.LayoutProp("text-ignore-placement").Bool(&lc)
@@ -86,25 +86,27 @@ func (d *drawing) placeLabels(l *style.Layer, coll *collider) []label {
 			HaloWidth: l.PaintProp("text-halo-width").Number(&f.ctx) * ratio,
 			HaloBlur:  l.PaintProp("text-halo-blur").Number(&f.ctx) * ratio,
 		}
-		if ts.Opacity <= 0 {
-			continue
+		if strings.TrimSpace(text) == "" || size <= 0 || ts.Opacity <= 0 {
+			text = ""
+		}
+		fits := func(p *draw.Placement) bool {
+			return p != nil && len(p.Boxes) > 0 && coll.inside(p.Boxes) && (allowOverlap || coll.Fits(p.Boxes, padding))
 		}
 		try := func(p *draw.Placement) bool {
-			if p == nil || len(p.Boxes) == 0 || !coll.inside(p.Boxes) {
-				return false
-			}
-			if !allowOverlap && !coll.Fits(p.Boxes, padding) {
+			if !fits(p) {
 				return false
 			}
 			if !ignorePlacement {
 				coll.Insert(p.Boxes, padding)
 			}
-			out = append(out, label{p, ts})
+			out = append(out, label{p: p, s: ts})
 			return true
 		}
-		d.project(f)
 		switch placement := l.LayoutProp("symbol-placement").Enum(&lc); placement {
 		case "line", "line-center":
+			if text == "" {
+				continue // icons along lines: not drawn by kiln
+			}
 			run := d.r.fonts.Shape(text, fonts, size, letterSpacing)
 			spacing := max(l.LayoutProp("symbol-spacing").Number(&lc)*ratio, 1)
 			maxAngle := l.LayoutProp("text-max-angle").Number(&lc)
@@ -131,32 +133,43 @@ func (d *drawing) placeLabels(l *style.Layer, coll *collider) []label {
 			if f.ctx.GeometryType != "Point" {
 				continue // kiln's label layers are points; areas have theirs
 			}
-			justify := l.LayoutProp("text-justify").Enum(&lc)
-			anchorName := l.LayoutProp("text-anchor").Enum(&lc)
-			anchor, _ := draw.ParseAnchor(anchorName)
-			j, ok := justifications[justify]
-			if !ok { // auto: towards the anchor's side
-				j = draw.JustifyCenter
-				if strings.HasSuffix(anchorName, "left") {
-					j = draw.JustifyLeft
-				} else if strings.HasSuffix(anchorName, "right") {
-					j = draw.JustifyRight
-				}
+			var p *draw.Placement
+			if text != "" {
+				p = d.pointText(l, f, &lc, text, fonts, size, letterSpacing)
 			}
-			block := d.r.fonts.Layout(text, fonts, size, draw.LayoutOptions{
-				MaxWidth:      l.LayoutProp("text-max-width").Number(&lc),
-				LineHeight:    l.LayoutProp("text-line-height").Number(&lc),
-				LetterSpacing: letterSpacing,
-				Justify:       j,
-			})
-			var off draw.Point
-			if o := l.LayoutProp("text-offset").Numbers(&lc); len(o) == 2 {
-				off = draw.Point{X: o[0] * size, Y: o[1] * size}
+			if lb, ok := d.placePoint(l, &lc, coll, p, fits(p), padding, ignorePlacement, ts, icon); ok {
+				out = append(out, lb)
 			}
-			try(draw.PlaceText(block, f.point, anchor, off, l.LayoutProp("text-rotate").Number(&lc)))
 		}
 	}
 	return out
+}
+
+// pointText lays out a point label's text at its place.
+func (d *drawing) pointText(l *style.Layer, f *feature, lc *style.Context, text string, fonts []string, size, letterSpacing float64) *draw.Placement {
+	justify := l.LayoutProp("text-justify").Enum(lc)
+	anchorName := l.LayoutProp("text-anchor").Enum(lc)
+	anchor, _ := draw.ParseAnchor(anchorName)
+	j, ok := justifications[justify]
+	if !ok { // auto: towards the anchor's side
+		j = draw.JustifyCenter
+		if strings.HasSuffix(anchorName, "left") {
+			j = draw.JustifyLeft
+		} else if strings.HasSuffix(anchorName, "right") {
+			j = draw.JustifyRight
+		}
+	}
+	block := d.r.fonts.Layout(text, fonts, size, draw.LayoutOptions{
+		MaxWidth:      l.LayoutProp("text-max-width").Number(lc),
+		LineHeight:    l.LayoutProp("text-line-height").Number(lc),
+		LetterSpacing: letterSpacing,
+		Justify:       j,
+	})
+	var off draw.Point
+	if o := l.LayoutProp("text-offset").Numbers(lc); len(o) == 2 {
+		off = draw.Point{X: o[0] * size, Y: o[1] * size}
+	}
+	return draw.PlaceText(block, f.point, anchor, off, l.LayoutProp("text-rotate").Number(lc))
 }
 
 // linePositions are where along a line of the given length labels are
@@ -201,7 +214,10 @@ func repeated(centres []draw.Point, c draw.Point, dist float64) bool {
 // drawLabels draws a layer's placed labels that show in the image.
 func (d *drawing) drawLabels(l *style.Layer, labels []label) {
 	for _, lb := range labels {
-		if lb.visibleIn(d.w, d.h) {
+		if lb.icon != nil {
+			d.drawIcon(lb.icon)
+		}
+		if lb.p != nil && lb.visibleIn(d.w, d.h) {
 			d.canvas.DrawPlacement(lb.p, lb.s)
 		}
 	}

@@ -29,6 +29,7 @@ import (
 
 	"kiln/internal/draw"
 	"kiln/internal/mapdata"
+	"kiln/internal/sprite"
 	"kiln/internal/style"
 	"kiln/internal/tile"
 )
@@ -43,12 +44,14 @@ type Renderer struct {
 	src      Source
 	style    *style.Style
 	fonts    *draw.Fonts
+	sprites  *sprite.Set // nil: the style has no icons kiln can draw
 	canvases sync.Pool // *draw.Canvas: their scratch buffers grow to a metatile's size once
 }
 
-// New returns a renderer of st over src, drawing text with fonts.
-func New(src Source, st *style.Style, fonts *draw.Fonts) *Renderer {
-	return &Renderer{src: src, style: st, fonts: fonts}
+// New returns a renderer of st over src, drawing text with fonts and
+// icons from sprites (nil for none).
+func New(src Source, st *style.Style, fonts *draw.Fonts, sprites *sprite.Set) *Renderer {
+	return &Renderer{src: src, style: st, fonts: fonts, sprites: sprites}
 }
 
 // MaxDataZoom is the deepest zoom of the map data; deeper views show it.

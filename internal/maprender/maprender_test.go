@@ -30,7 +30,11 @@ func newRenderer(t testing.TB) *Renderer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(maptest.Sample(t), st, fonts)
+	icons, err := defaultstyle.Sprite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(maptest.Sample(t), st, fonts, icons)
 }
 
 // coordAt is the tile holding lon, lat at zoom z.

@@ -14,6 +14,7 @@ import (
 	"kiln/internal/maprender"
 	"kiln/internal/maptest"
 	"kiln/internal/schema"
+	"kiln/internal/sprite"
 	"kiln/internal/staticmap"
 	"kiln/internal/style"
 	"kiln/internal/vectortile"
@@ -40,7 +41,11 @@ func withSampleData(tb testing.TB) func(*Options) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	renderer := maprender.New(store, st, fontSet)
+	icons, err := defaultstyle.Sprite()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	renderer := maprender.New(store, st, fontSet, icons)
 	return func(o *Options) {
 		o.Map = store
 		o.Static = map[string]staticmap.Drawer{"debug": renderer}
@@ -48,6 +53,7 @@ func withSampleData(tb testing.TB) func(*Options) {
 		o.Glyphs = glyphSet
 		// The debug style stands in for a map style with a vector rendering.
 		o.StyleDocs = map[string][]byte{"debug": defaultstyle.JSON()}
+		o.Sprites = map[string]*sprite.Set{"debug": icons}
 	}
 }
 
@@ -139,5 +145,38 @@ func TestVectorTileJSON(t *testing.T) {
 		if l.ID == "streets" && (l.Fields["kind"] == "" || l.MinZoom > 5) {
 			t.Errorf("streets layer %+v", l)
 		}
+	}
+}
+
+func TestStyleJSONAndSprite(t *testing.T) {
+	f := newFixture(t, withSampleData(t))
+	w := f.get(t, "/styles/debug/style.json")
+	var doc struct {
+		Sprite  string
+		Glyphs  string
+		Sources map[string]struct{ URL string }
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil || w.Code != 200 {
+		t.Fatalf("%d %v", w.Code, err)
+	}
+	if doc.Sprite != "http://example.com/styles/debug/sprite" || doc.Glyphs != "http://example.com/fonts/{fontstack}/{range}.pbf" ||
+		doc.Sources["osm"].URL != "http://example.com/data/osm.json" {
+		t.Errorf("URLs not made the server's own: %+v", doc)
+	}
+	for path, mime := range map[string]string{
+		"/styles/debug/sprite.json": "application/json", "/styles/debug/sprite.png": "image/png",
+		"/styles/debug/sprite@2x.json": "application/json", "/styles/debug/sprite@2x.png": "image/png",
+	} {
+		if w := f.get(t, path); w.Code != 200 || w.Header().Get("Content-Type") != mime || w.Body.Len() == 0 {
+			t.Errorf("%s: %d %s", path, w.Code, w.Header().Get("Content-Type"))
+		}
+	}
+	for _, path := range []string{"/styles/debug/sprite@3x.png", "/styles/debug/sprite.gif", "/styles/jpg/sprite.json", "/styles/debug/other.json"} {
+		if w := f.get(t, path); w.Code != 404 {
+			t.Errorf("%s: %d", path, w.Code)
+		}
+	}
+	if w := f.get(t, "/styles/jpg/style.json"); w.Code != 404 {
+		t.Errorf("style.json of a style without one: %d", w.Code)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"kiln/internal/metrics"
 	"kiln/internal/pipeline"
+	"kiln/internal/sprite"
 	"kiln/internal/staticmap"
 )
 
@@ -31,15 +32,16 @@ type MapInfo interface {
 
 // Options tune the answers.
 type Options struct {
-	PublicURL   string            // base of URLs handed out; "" takes the request's scheme and Host
-	CacheMaxAge time.Duration     // Cache-Control max-age of fresh tiles
-	StaleMaxAge time.Duration     // max-age of tiles served while re-rendering
-	CORS        string            // Access-Control-Allow-Origin value; "" for none
-	AccessLog   *slog.Logger      // a record per request; nil for none
-	Map         MapInfo           // the map database, for the data's bounds; nil for none
-	Vector      VectorTiles       // the map data's vector tiles; nil for none
-	Glyphs      Glyphs            // fonts for MapLibre GL clients; nil for none
-	StyleDocs   map[string][]byte // MapLibre GL style documents by style id, URLs as local://
+	PublicURL   string                 // base of URLs handed out; "" takes the request's scheme and Host
+	CacheMaxAge time.Duration          // Cache-Control max-age of fresh tiles
+	StaleMaxAge time.Duration          // max-age of tiles served while re-rendering
+	CORS        string                 // Access-Control-Allow-Origin value; "" for none
+	AccessLog   *slog.Logger           // a record per request; nil for none
+	Map         MapInfo                // the map database, for the data's bounds; nil for none
+	Vector      VectorTiles            // the map data's vector tiles; nil for none
+	Glyphs      Glyphs                 // fonts for MapLibre GL clients; nil for none
+	StyleDocs   map[string][]byte      // MapLibre GL style documents by style id, URLs as local://
+	Sprites     map[string]*sprite.Set // the styles' icons, served as their sprite
 	// Static draws static maps of the styles that have them, by id.
 	Static        map[string]staticmap.Drawer
 	StaticMaxSize int           // largest side of a static map, in pixels
@@ -113,6 +115,7 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 	s.handle("GET /styles.json", "styles", s.styleList)
 	s.handle("GET /styles/{name}", "tilejson", s.tileJSON)
 	s.handle("GET /styles/{style}/style.json", "style", s.styleJSON)
+	s.handle("GET /styles/{style}/{file}", "sprite", s.spriteFile)
 	s.handle("GET /styles/{style}/static/{area}/{file}", "static", s.staticMap)
 	s.handle("GET /styles/{style}/{z}/{x}/{file}", "tile", s.tile)
 	s.handle("GET /styles/{style}/{z}/{x}/{file}/{op}", "tile_op", s.tileOp)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"kiln/internal/pipeline"
+	"kiln/internal/sprite"
 )
 
 // tileJSON is a TileJSON document (3.0.0, or 2.0.0 for mod_tile's
@@ -150,5 +151,36 @@ func (s *Server) styleJSON(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "public, max-age=300")
 	s.cors(h)
-	w.Write(bytes.ReplaceAll(doc, []byte(`"local://`), []byte(`"`+s.baseURL(r)+"/")))
+	base := s.baseURL(r)
+	doc = bytes.ReplaceAll(doc, []byte(`"local://sprite"`), []byte(`"`+base+"/styles/"+r.PathValue("style")+`/sprite"`))
+	w.Write(bytes.ReplaceAll(doc, []byte(`"local://`), []byte(`"`+base+"/")))
+}
+
+// spriteFile serves /styles/{id}/sprite.json, sprite.png and their @2x.
+func (s *Server) spriteFile(w http.ResponseWriter, r *http.Request) {
+	set := s.opts.Sprites[r.PathValue("style")]
+	name := r.PathValue("file")
+	ratio := 1.0
+	base, ext, _ := strings.Cut(name, ".")
+	if b, ok := strings.CutSuffix(base, "@2x"); ok {
+		base, ratio = b, 2
+	}
+	var sheet *sprite.Sheet
+	if set != nil && base == "sprite" {
+		sheet = set.Sheet(ratio)
+	}
+	if sheet == nil || ext != "json" && ext != "png" {
+		errorText(w, http.StatusNotFound, "no "+strconv.Quote(name)+" for style "+strconv.Quote(r.PathValue("style")))
+		return
+	}
+	body, mime := sheet.JSON, "application/json"
+	if ext == "png" {
+		body, mime = sheet.PNG, "image/png"
+	}
+	h := w.Header()
+	h.Set("Content-Type", mime)
+	h.Set("Cache-Control", "public, max-age=86400")
+	s.cors(h)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
 }

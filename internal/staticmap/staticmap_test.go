@@ -117,7 +117,11 @@ func TestLiechtenstein(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := maprender.New(maptest.Sample(t), st, fonts)
+	icons, err := defaultstyle.Sprite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := maprender.New(maptest.Sample(t), st, fonts, icons)
 	req := Request{}
 	if err := req.ParseArea("9.471078,47.04774,9.636217,47.27128"); err != nil {
 		t.Fatal(err)
