@@ -45,7 +45,7 @@ type Renderer struct {
 	style    *style.Style
 	fonts    *draw.Fonts
 	sprites  *sprite.Set // nil: the style has no icons kiln can draw
-	canvases sync.Pool // *draw.Canvas: their scratch buffers grow to a metatile's size once
+	canvases sync.Pool   // *draw.Canvas: their scratch buffers grow to a metatile's size once
 }
 
 // New returns a renderer of st over src, drawing text with fonts and
