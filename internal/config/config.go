@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -31,10 +32,11 @@ type Config struct {
 	PublicURL string `toml:"public_url"` // base of the URLs kiln hands out; default: the request's
 	DB        string `toml:"db"`         // PostGIS map database URL; "": SQLite in the data directory
 
-	Log    Log     `toml:"log"`
-	Render Render  `toml:"render"`
-	HTTP   HTTP    `toml:"http"`
-	Styles []Style `toml:"-"` // decoded one by one onto the style defaults
+	Log        Log        `toml:"log"`
+	Render     Render     `toml:"render"`
+	HTTP       HTTP       `toml:"http"`
+	Thumbnails Thumbnails `toml:"thumbnails"`
+	Styles     []Style    `toml:"-"` // decoded one by one onto the style defaults
 
 	file string // where it was read from, for error messages
 }
@@ -65,6 +67,28 @@ type HTTP struct {
 	// StaticMaxSize is the largest side, in pixels, of a static map
 	// picture served over HTTP (@2x pictures count their real pixels).
 	StaticMaxSize int `toml:"static_max_size"`
+}
+
+// Thumbnails configures web page thumbnails.
+type Thumbnails struct {
+	AllowPrivateNetworks bool          `toml:"allow_private_networks"` // pages may reach loopback, private and link-local addresses
+	Allow                []string      `toml:"allow"`                  // addresses (IP or CIDR) pages may reach even so
+	Public               bool          `toml:"public"`                 // /thumbnail needs no key even on a public address
+	Timeout              time.Duration `toml:"timeout"`                // a page's whole deadline
+	TTL                  time.Duration `toml:"ttl"`                    // how long a thumbnail is fresh
+	NegativeTTL          time.Duration `toml:"negative_ttl"`           // how long a failed page is not tried again
+	Wait                 time.Duration `toml:"wait"`                   // how long a request waits for a page before 503
+	Chromium             string        `toml:"chromium"`               // browser binary
+	ChromiumFlags        []string      `toml:"chromium_flags"`         // extra flags
+	Pages                int           `toml:"pages"`                  // pages loaded at once; 0: from cores and memory
+	RecycleAfter         int           `toml:"recycle_after"`          // pages per browser before it is restarted
+	MaxPageBytes         int64         `toml:"max_page_bytes"`         // bytes a page may download
+	MaxURLLength         int           `toml:"max_url_length"`
+	QueuePerKey          int           `toml:"queue_per_key"` // pages one API key may have queued at once
+	Sizes                []string      `toml:"sizes"`         // sizes cut from every capture: small, large, WxH
+	Rate                 float64       `toml:"rate"`          // requests per second per key, for new keys
+	Burst                int           `toml:"burst"`
+	SignedURLTTL         time.Duration `toml:"signed_url_ttl"` // lifetime of the signed image URLs kiln hands out
 }
 
 // Style is a tileset, declared like a renderd.conf map section.
@@ -99,6 +123,12 @@ func Default() *Config {
 			QueueLow:      8000,
 		},
 		HTTP: HTTP{CacheMaxAge: 3 * time.Hour, StaleMaxAge: 15 * time.Minute, CORS: "*", StaticMaxSize: 2048},
+		Thumbnails: Thumbnails{
+			Timeout: 30 * time.Second, TTL: 24 * time.Hour, NegativeTTL: 10 * time.Minute,
+			Wait: 45 * time.Second, Chromium: "/usr/bin/chromium", RecycleAfter: 200,
+			MaxPageBytes: 32 << 20, MaxURLLength: 2048, QueuePerKey: 64, Sizes: []string{"small", "large"},
+			Rate: 10, Burst: 40, SignedURLTTL: 24 * time.Hour,
+		},
 	}
 }
 
@@ -194,6 +224,8 @@ func (c *Config) locate(text string, k toml.Key) string {
 var (
 	styleID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 	uriPath = regexp.MustCompile(`^/([A-Za-z0-9_.-]+/)+$`)
+	// thumbSize is a thumbnail size as pagerender.ParseSize reads it.
+	thumbSize = regexp.MustCompile(`^(small|large|[1-9][0-9]{0,3}x[1-9][0-9]{0,3})$`)
 	// reservedPrefixes are kiln's own routes, which an alias must not shadow.
 	reservedPrefixes = []string{"/styles/", "/data/", "/thumbnail", "/metrics", "/healthz", "/xino", "/soap", "/doc/", "/static/"}
 )
@@ -257,6 +289,49 @@ func (c *Config) Validate() error {
 	}
 	if strings.ContainsAny(c.HTTP.CORS, "\r\n") {
 		bad("http.cors", "contains a line break")
+	}
+	t := c.Thumbnails
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"thumbnails.timeout", t.Timeout}, {"thumbnails.ttl", t.TTL}, {"thumbnails.negative_ttl", t.NegativeTTL},
+		{"thumbnails.wait", t.Wait}, {"thumbnails.signed_url_ttl", t.SignedURLTTL}} {
+		if d.v <= 0 {
+			bad(d.key, "%v is not a positive duration", d.v)
+		}
+	}
+	for _, a := range t.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err := netip.ParseAddr(a); err != nil {
+				bad("thumbnails.allow", "%q is not an IP address or CIDR prefix", a)
+			}
+		}
+	}
+	if t.Chromium == "" {
+		bad("thumbnails.chromium", "empty")
+	}
+	if t.Pages < 0 || t.Pages > 64 {
+		bad("thumbnails.pages", "%d is not between 0 (from cores and memory) and 64", t.Pages)
+	}
+	if t.RecycleAfter < 1 {
+		bad("thumbnails.recycle_after", "%d is not at least 1", t.RecycleAfter)
+	}
+	if t.MaxPageBytes < 1<<20 {
+		bad("thumbnails.max_page_bytes", "%d is less than 1 MiB", t.MaxPageBytes)
+	}
+	if t.MaxURLLength < 64 || t.MaxURLLength > 1<<16 {
+		bad("thumbnails.max_url_length", "%d is not between 64 and 65536", t.MaxURLLength)
+	}
+	if t.QueuePerKey < 1 {
+		bad("thumbnails.queue_per_key", "%d is not at least 1", t.QueuePerKey)
+	}
+	for _, sz := range t.Sizes {
+		if !thumbSize.MatchString(strings.ToLower(sz)) {
+			bad("thumbnails.sizes", "%q is not small, large or WxH", sz)
+		}
+	}
+	if t.Rate < 0 || t.Burst < 0 {
+		bad("thumbnails.rate", "rate %g and burst %d must not be negative", t.Rate, t.Burst)
 	}
 	ids, uris := map[string]bool{}, map[string]bool{}
 	for i, s := range c.Styles {

@@ -26,6 +26,10 @@ func TestLoadFull(t *testing.T) {
 	if c.HTTP != (HTTP{CacheMaxAge: 6 * time.Hour, StaleMaxAge: 5 * time.Minute, CORS: "https://app.example.org", StaticMaxSize: 4096}) {
 		t.Errorf("http: %+v", c.HTTP)
 	}
+	if th := c.Thumbnails; !th.AllowPrivateNetworks || len(th.Allow) != 2 || !th.Public || th.Timeout != 20*time.Second ||
+		th.TTL != 12*time.Hour || th.Pages != 3 || len(th.Sizes) != 2 || th.ChromiumFlags[0] != "--lang=de" || th.NegativeTTL != 10*time.Minute {
+		t.Errorf("thumbnails: %+v", th)
+	}
 	if len(c.Styles) != 3 || c.Styles[2].ID != "default" {
 		t.Fatalf("%d styles, want 3 (debug declared, so not added again; default added)", len(c.Styles))
 	}
@@ -82,6 +86,10 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"negative max age", "[http]\ncache_max_age = \"-1h\"\n", "http.cache_max_age"},
 		{"cors line break", "[http]\ncors = \"a\\nb\"\n", "http.cors"},
 		{"static size", "[http]\nstatic_max_size = 0\n", "http.static_max_size"},
+		{"thumbnail allow", "[thumbnails]\nallow = [\"10.0.0.0/33\"]\n", "thumbnails.allow"},
+		{"thumbnail size", "[thumbnails]\nsizes = [\"huge\"]\n", "thumbnails.sizes"},
+		{"thumbnail timeout", "[thumbnails]\ntimeout = \"0s\"\n", "thumbnails.timeout"},
+		{"thumbnail unknown key", "[thumbnails]\nallow_private = true\n", "thumbnails.allow_private"},
 		{"missing id", "[[styles]]\nrenderer = \"debug\"\n", "styles[0].id"},
 		{"bad id", "[[styles]]\nid = \"../x\"\n", `styles[0] ("../x").id`},
 		{"duplicate id", "[[styles]]\nid = \"a\"\n[[styles]]\nid = \"a\"\n", `styles[1] ("a").id: "a" is declared twice`},

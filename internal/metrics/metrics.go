@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,6 +31,9 @@ type Metrics struct {
 	HTTPSeconds *prometheus.HistogramVec
 
 	zooms [21]string // "0".."20", to label without formatting on the hot path
+
+	queueMu sync.Mutex
+	queues  *queueCollector
 }
 
 // New creates the collectors on a fresh registry, with Go runtime and
@@ -78,9 +82,16 @@ func (m *Metrics) Zoom(z int) string {
 
 // WatchQueue exports a render queue's state, read when scraped:
 // kiln_queue_depth{priority}, kiln_queue_running and counters of joined,
-// deferred and dropped submissions.
+// deferred and dropped submissions. The tile and the page queues are
+// watched together: their figures add up.
 func (m *Metrics) WatchQueue(stats func() renderq.Stats) {
-	m.Registry.MustRegister(queueCollector{stats})
+	m.queueMu.Lock()
+	defer m.queueMu.Unlock()
+	if m.queues == nil {
+		m.queues = &queueCollector{}
+		m.Registry.MustRegister(m.queues)
+	}
+	m.queues.add(stats)
 }
 
 var (
@@ -91,16 +102,43 @@ var (
 	queueDropped  = prometheus.NewDesc("kiln_queue_dropped_total", "Requests refused because the queue was full.", nil, nil)
 )
 
-type queueCollector struct{ stats func() renderq.Stats }
+type queueCollector struct {
+	mu    sync.Mutex
+	stats []func() renderq.Stats
+}
 
-func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *queueCollector) add(stats func() renderq.Stats) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stats = append(c.stats, stats)
+}
+
+// sum adds up the watched queues' figures.
+func (c *queueCollector) sum() renderq.Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var s renderq.Stats
+	for _, f := range c.stats {
+		q := f()
+		for p := range s.Queued {
+			s.Queued[p] += q.Queued[p]
+		}
+		s.Running += q.Running
+		s.Joined += q.Joined
+		s.Deferred += q.Deferred
+		s.Dropped += q.Dropped
+	}
+	return s
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{queueDepth, queueRunning, queueJoined, queueDeferred, queueDropped} {
 		ch <- d
 	}
 }
 
-func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.stats()
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.sum()
 	for p := range renderq.NumPriorities {
 		ch <- prometheus.MustNewConstMetric(queueDepth, prometheus.GaugeValue, float64(s.Queued[p]), renderq.Priority(p).String())
 	}
