@@ -17,9 +17,9 @@ import (
 // Binary is Debian's chromium, which scripts/test installs.
 const Binary = "/usr/bin/chromium"
 
-// New returns a browser tab's context, cancelled when the test ends or
-// after timeout.
-func New(t testing.TB, timeout time.Duration) context.Context {
+// Require skips the test when Chromium is missing (or fails it where
+// scripts/test installed it) and returns the binary.
+func Require(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		// As with the other packages the tests drive: scripts/test installs
@@ -29,6 +29,14 @@ func New(t testing.TB, timeout time.Duration) context.Context {
 		}
 		t.Skipf("no Chromium (%v); scripts/test installs it", err)
 	}
+	return Binary
+}
+
+// New returns a browser tab's context, cancelled when the test ends or
+// after timeout.
+func New(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	Require(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(Binary),
 		chromedp.UserDataDir(t.TempDir()),

@@ -42,6 +42,7 @@ func commands() []command {
 		{"render", "pre-render (seed) metatiles into the cache", render},
 		{"expire", "expire cached metatiles from an osm2pgsql expire list", expireCmd},
 		{"static", "draw one map picture of an area at any size", staticCmd},
+		{"thumb", "thumbnails of web pages, through the server's cache", thumbCmd},
 		{"keys", "manage API keys for thumbnails (create, list, revoke)", keysCmd},
 		{"version", "print version, commit and Go version", version},
 	}

@@ -239,6 +239,9 @@ func writeAtomic(path string, write func(w io.Writer) (int64, error)) error {
 		return err
 	}
 	_, err = write(tmp)
+	if err == nil {
+		err = tmp.Chmod(0o644) // CreateTemp's 0600 is for secrets; these are outputs
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -7,21 +7,29 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"kiln/internal/keys"
+	"kiln/internal/netguard"
+	"kiln/internal/pagerender"
+	"kiln/internal/signedurl"
 )
 
 const keysUsage = `usage: kiln keys [--config FILE] [--data DIR] create NAME [--rate R] [--burst B] [--quota Q] [--no-ast]
        kiln keys [--config FILE] [--data DIR] list
        kiln keys [--config FILE] [--data DIR] revoke ID
+       kiln keys [--config FILE] [--data DIR] sign ID URL [--size S] [--format F] [--full-page] [--ttl D] [--base URL]
 
 API keys for the thumbnail API and the AST-compatible API, in DATA/kiln.db.
 create prints the new key's id and secret, the only time the secret is
 shown; list shows every key with this month's (UTC) usage; revoke stops a
-key at once and for good. create's flags follow "create", before or after
-NAME; --config and --data go before or after the sub-command.
+key at once and for good; sign prints a signed, expiring thumbnail URL of
+a page for <img src> (no key in the page). A sub-command's flags go before
+or after its arguments; --config and --data before or after the
+sub-command. New keys get thumbnails.rate and thumbnails.burst unless told
+otherwise.
 
 flags:
 `
@@ -32,6 +40,21 @@ type createFlags struct {
 	burst int
 	quota int64
 	noAST bool
+}
+
+// signFlags are the flags of keys sign.
+type signFlags struct {
+	size, format, base string
+	fullPage           bool
+	ttl                time.Duration
+}
+
+func (f *signFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.size, "size", "large", "sign: small, large or WxH")
+	fs.StringVar(&f.format, "format", "jpeg", "sign: png, jpeg or webp")
+	fs.BoolVar(&f.fullPage, "full-page", false, "sign: a capture of the whole page")
+	fs.DurationVar(&f.ttl, "ttl", 0, "sign: how long the URL works (0: thumbnails.signed_url_ttl)")
+	fs.StringVar(&f.base, "base", "", "sign: the server's address to put before the path, e.g. https://thumbs.example.com")
 }
 
 func (f *createFlags) register(fs *flag.FlagSet) {
@@ -49,6 +72,7 @@ func keysCmd(ctx context.Context, args []string, io IO) error {
 		all := flag.NewFlagSet("", flag.ContinueOnError)
 		new(common).register(all)
 		new(createFlags).register(all)
+		new(signFlags).register(all)
 		all.SetOutput(fs.Output())
 		fmt.Fprint(fs.Output(), keysUsage)
 		all.PrintDefaults()
@@ -69,8 +93,12 @@ func keysCmd(ctx context.Context, args []string, io IO) error {
 	var after common // --config and --data after the sub-command
 	after.register(sfs)
 	var cf createFlags
+	var sf signFlags
 	want := 0 // positional arguments of the sub-command
 	switch sub {
+	case "sign":
+		sf.register(sfs)
+		want = 2
 	case "create":
 		cf.register(sfs)
 		want = 1
@@ -78,7 +106,7 @@ func keysCmd(ctx context.Context, args []string, io IO) error {
 	case "revoke":
 		want = 1
 	default:
-		return usagef("unknown sub-command %q: want create, list or revoke", sub)
+		return usagef("unknown sub-command %q: want create, list, revoke or sign", sub)
 	}
 	pos, err := parseInterleaved(sfs, fs.Args()[1:])
 	if err != nil {
@@ -87,6 +115,8 @@ func keysCmd(ctx context.Context, args []string, io IO) error {
 	switch {
 	case len(pos) < want && sub == "create":
 		return usagef("create needs a NAME")
+	case len(pos) < want && sub == "sign":
+		return usagef("sign needs a key ID and a page URL")
 	case len(pos) < want:
 		return usagef("revoke needs a key ID")
 	case len(pos) > want:
@@ -112,7 +142,7 @@ func keysCmd(ctx context.Context, args []string, io IO) error {
 	if err := mkdirData(cfg.Data); err != nil {
 		return err
 	}
-	store, err := keys.Open(ctx, cfg.Data)
+	store, err := keys.OpenOptions(ctx, cfg.Data, keys.Options{Rate: cfg.Thumbnails.Rate, Burst: cfg.Thumbnails.Burst})
 	if err != nil {
 		return err
 	}
@@ -157,8 +187,50 @@ func keysCmd(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 		fmt.Fprintf(io.Out, "revoked %s\n", id)
+	case "sign":
+		if sf.ttl <= 0 {
+			sf.ttl = cfg.Thumbnails.SignedURLTTL
+		}
+		path, err := signThumbURL(ctx, store, pos[0], pos[1], sf, cfg.Thumbnails.MaxURLLength)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(io.Out, strings.TrimSuffix(sf.base, "/")+path)
 	}
 	return store.Close()
+}
+
+// signThumbURL makes the signed path of a thumbnail with key id's secret.
+func signThumbURL(ctx context.Context, store *keys.Store, id, rawURL string, f signFlags, maxURL int) (string, error) {
+	if !keys.ValidID(id) {
+		return "", usagef("sign: not a key id (20 upper-case letters and digits starting AKK)")
+	}
+	size, err := pagerender.ParseSize(f.size)
+	if err != nil {
+		return "", usagef("--size: %v", err)
+	}
+	format := strings.ToLower(f.format)
+	if format == "jpg" {
+		format = "jpeg"
+	}
+	if format != "jpeg" && format != "png" && format != "webp" {
+		return "", usagef("--format %q: want png, jpeg or webp", f.format)
+	}
+	u, err := netguard.ParseURL(rawURL, maxURL)
+	if err != nil {
+		return "", usageError{err}
+	}
+	_, secret, err := store.Secret(ctx, id)
+	switch {
+	case errors.Is(err, keys.ErrUnknown):
+		return "", usagef("no key %s", id)
+	case errors.Is(err, keys.ErrRevoked):
+		return "", usagef("key %s is revoked", id)
+	case err != nil:
+		return "", err
+	}
+	return signedurl.Path(secret, signedurl.Request{KeyID: id, Expires: time.Now().Add(f.ttl), Size: size.String(),
+		FullPage: f.fullPage, URL: u.String(), Format: format}), nil
 }
 
 // parseInterleaved parses flags mixed with positional arguments, which the

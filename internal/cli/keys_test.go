@@ -41,9 +41,9 @@ func TestKeys(t *testing.T) {
 		id   string
 		want keys.Key
 	}{
-		{id1, keys.Key{ID: id1, Name: "gallery", AST: true}},
+		{id1, keys.Key{ID: id1, Name: "gallery", AST: true, Rate: 10, Burst: 40}}, // thumbnails.rate and burst
 		{id2, keys.Key{ID: id2, Name: "directory site", Rate: 2.5, Burst: 4, Quota: 1000}},
-		{id3, keys.Key{ID: id3, Name: "third", Quota: 7, AST: true}},
+		{id3, keys.Key{ID: id3, Name: "third", Quota: 7, AST: true, Rate: 10, Burst: 40}},
 	} {
 		k, err := s.Get(ctx, tc.id)
 		tc.want.Created = k.Created
@@ -79,9 +79,9 @@ func TestKeys(t *testing.T) {
 	}
 	created := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`
 	for i, want := range []string{
-		id1 + ` +gallery +` + created + ` +active +12 +3 +unlimited +unlimited +- +yes`,
+		id1 + ` +gallery +` + created + ` +active +12 +3 +unlimited +10/s +40 +yes`,
 		id2 + ` +directory site +` + created + ` +active +0 +0 +1000 +2.5/s +4 +no`,
-		id3 + ` +third +` + created + ` +revoked +0 +0 +7 +unlimited +- +yes`,
+		id3 + ` +third +` + created + ` +revoked +0 +0 +7 +10/s +40 +yes`,
 	} {
 		if !regexp.MustCompile("^" + want + "$").MatchString(lines[i+1]) {
 			t.Errorf("list line %d:\n%s\nwant %s", i+1, lines[i+1], want)
@@ -126,7 +126,7 @@ func TestKeysErrors(t *testing.T) {
 		last string // last line of stderr
 	}{
 		{[]string{"keys"}, 2, "kiln: keys: want a sub-command: create NAME, list or revoke ID"},
-		{[]string{"keys", "--data", data, "rotate"}, 2, `kiln: keys: unknown sub-command "rotate": want create, list or revoke`},
+		{[]string{"keys", "--data", data, "rotate"}, 2, `kiln: keys: unknown sub-command "rotate": want create, list, revoke or sign`},
 		{[]string{"keys", "--data", data, "revoke", "AKK00000000000000000"}, 2, "kiln: keys: no key AKK00000000000000000"},
 		{[]string{"keys", "--data", data, "revoke", secret}, 2, "kiln: keys: revoke: not a key id (20 upper-case letters and digits starting AKK)"},
 		{[]string{"keys", "--data", data, "revoke"}, 2, "kiln: keys: revoke needs a key ID"},
@@ -139,7 +139,7 @@ func TestKeysErrors(t *testing.T) {
 		{[]string{"keys", "--data", data, "list", "--rate", "1"}, 2, "kiln: keys: flag provided but not defined: -rate"},
 		{[]string{"keys", "--data", data, "create", "tab\there"}, 2, "kiln: keys: key name has control characters"},
 		{[]string{"keys", "--data", wideKey, "list"}, 1, "kiln: keys: master key " + filepath.Join(wideKey, "kiln.key") + " has mode 0644, wider than 0600: refusing to start (chmod 600 " + filepath.Join(wideKey, "kiln.key") + ")"},
-		{[]string{"keys", "-h"}, 0, "    \tcreate: requests per second the key may make (0: unlimited)"},
+		{[]string{"keys", "-h"}, 0, "    \tsign: how long the URL works (0: thumbnails.signed_url_ttl)"},
 	} {
 		code, out, errs := run(t, "", tc.args...)
 		lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")

@@ -11,6 +11,7 @@ import (
 
 	"kiln/internal/draw"
 	"kiln/internal/glyphs"
+	"kiln/internal/keys"
 	"kiln/internal/server"
 	"kiln/internal/vectortile"
 )
@@ -53,6 +54,21 @@ func serve(ctx context.Context, args []string, io IO) error {
 		a.close(ctx)
 		return err
 	}
+	ps, err := buildPages(cfg, a.metrics, log)
+	if err != nil {
+		a.close(ctx)
+		return err
+	}
+	apiKeys, err := keys.OpenOptions(ctx, cfg.Data, keys.Options{Rate: cfg.Thumbnails.Rate, Burst: cfg.Thumbnails.Burst})
+	if err != nil {
+		ps.close(ctx)
+		a.close(ctx)
+		return err
+	}
+	defer apiKeys.Close()
+	closeAll := func(ctx context.Context) error {
+		return errors.Join(ps.close(ctx), a.close(ctx))
+	}
 	maps := a.maps
 	srv, err := server.New(server.Options{
 		PublicURL:     cfg.PublicURL,
@@ -70,14 +86,19 @@ func serve(ctx context.Context, args []string, io IO) error {
 		StaticSlots:   a.pipeline.Workers(),
 		StaticWait:    cfg.Render.Wait,
 		StaticTimeout: cfg.Render.Timeout,
+		Thumbs: server.ThumbOptions{
+			Pages: ps.pages, Guard: ps.guard, Keys: apiKeys,
+			RequireKey: !loopbackOnly(cfg.Listen) && !cfg.Thumbnails.Public,
+			MaxURL:     cfg.Thumbnails.MaxURLLength, QueuePerKey: cfg.Thumbnails.QueuePerKey, TTL: cfg.Thumbnails.TTL,
+		},
 	}, a.pipeline, a.styles, a.metrics, log)
 	if err != nil {
-		a.close(ctx)
+		closeAll(ctx)
 		return usageError{err}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		a.close(ctx)
+		closeAll(ctx)
 		return err
 	}
 	// Requests waiting for renders are answered 503 at once when draining.
@@ -99,7 +120,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		a.close(context.Background())
+		closeAll(context.Background())
 		return fmt.Errorf("serving: %w", err)
 	}
 	log.Info("shutting down", "grace", shutdownGrace)
@@ -110,7 +131,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("http shutdown", "err", err)
 	}
-	if err := a.close(sctx); err != nil {
+	if err := closeAll(sctx); err != nil {
 		log.Warn("render queue shutdown", "err", err)
 	}
 	log.Info("stopped")

@@ -42,6 +42,7 @@ type Options struct {
 	Glyphs      Glyphs                 // fonts for MapLibre GL clients; nil for none
 	StyleDocs   map[string][]byte      // MapLibre GL style documents by style id, URLs as local://
 	Sprites     map[string]*sprite.Set // the styles' icons, served as their sprite
+	Thumbs      ThumbOptions           // web page thumbnails; Pages nil for none
 	// Static draws static maps of the styles that have them, by id.
 	Static        map[string]staticmap.Drawer
 	StaticMaxSize int           // largest side of a static map, in pixels
@@ -63,6 +64,7 @@ type Server struct {
 
 	bufs        sync.Pool // *[]byte for tile bytes
 	staticSlots chan struct{}
+	thumbs      thumbState
 	indexHTML   []byte
 
 	// precomputed header values
@@ -94,6 +96,7 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 		s.opts.StaticTimeout = time.Minute
 	}
 	s.staticSlots = make(chan struct{}, max(opts.StaticSlots, 1))
+	s.thumbs.waiting = map[string]int{}
 	for _, st := range styles {
 		s.styles[st.ID] = st
 		s.mime[st] = []string{st.Encoder.Format().MIME()}
@@ -124,6 +127,10 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 	s.handle("GET /data/osm/{z}/{x}/{file}", "data_tile", s.vectorTile)
 	s.handle("OPTIONS /data/", "preflight", s.preflight)
 	s.handle("GET /fonts/{fontstack}/{range}", "fonts", s.glyphRange)
+	if opts.Thumbs.Pages != nil {
+		s.handle("GET /thumbnail", "thumbnail", s.thumbnail)
+		s.handle("GET /thumbnail/", "thumbnail_signed", s.signedThumbnail)
+	}
 	for _, st := range s.order {
 		if st.URI == "" {
 			continue

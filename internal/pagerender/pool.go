@@ -1,0 +1,289 @@
+package pagerender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+)
+
+// pool runs Chromium: one long-lived browser at a time, pages in flight
+// bounded by slots, each page in a fresh BrowserContext (an incognito
+// profile of its own, with its own window so that it renders in front and
+// its capture cannot hang, and its own proxy). A browser is replaced after
+// recycleAfter pages (Chromium does not give memory back across pages) or
+// when it dies; a retired browser finishes its pages first.
+type pool struct {
+	binary       string
+	flags        []string
+	recycleAfter int
+	log          *slog.Logger
+
+	slots chan struct{}
+
+	mu     sync.Mutex
+	cur    *instance
+	closed bool
+	all    sync.WaitGroup // browsers not yet stopped
+}
+
+// instance is one browser process.
+type instance struct {
+	ctx      context.Context // the browser's chromedp context
+	stop     func()          // ends the browser and waits for its processes
+	proc     *os.Process
+	pages    int // pages started on it
+	inflight int
+	retired  bool
+	stopped  sync.Once
+}
+
+// errCrashed marks a page lost with its browser.
+var errCrashed = errors.New("the browser crashed")
+
+// chromiumFlags are the flags every kiln browser runs with: headless on
+// the CPU, nothing phoning home, nothing throttled (a capture of a
+// throttled page can hang), no name resolution of its own, and no
+// network but through a page's proxy: the default proxy is a closed port.
+var chromiumFlags = map[string]any{
+	"headless":                               true,
+	"no-sandbox":                             true,
+	"disable-gpu":                            true,
+	"disable-quic":                           true,
+	"no-first-run":                           true,
+	"no-default-browser-check":               true,
+	"disable-background-networking":          true,
+	"disable-component-update":               true,
+	"disable-sync":                           true,
+	"disable-extensions":                     true,
+	"disable-default-apps":                   true,
+	"disable-dev-shm-usage":                  true,
+	"hide-scrollbars":                        true,
+	"mute-audio":                             true,
+	"disable-background-timer-throttling":    true,
+	"disable-renderer-backgrounding":         true,
+	"disable-backgrounding-occluded-windows": true,
+	"disable-features":                       "Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,InterestFeedContentSuggestions,CalculateNativeWinOcclusion",
+	"force-webrtc-ip-handling-policy":        "disable_non_proxied_udp",
+	"webrtc-ip-handling-policy":              "disable_non_proxied_udp",
+	"proxy-server":                           "http://127.0.0.1:9",
+	"proxy-bypass-list":                      "<-loopback>",
+	"host-resolver-rules":                    "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+	"disable-client-side-phishing-detection": true,
+	"disable-domain-reliability":             true,
+	"metrics-recording-only":                 true,
+	"password-store":                         "basic",
+	"use-mock-keychain":                      true,
+}
+
+func newPool(binary string, flags []string, pages, recycleAfter int, log *slog.Logger) *pool {
+	return &pool{binary: binary, flags: flags, recycleAfter: recycleAfter, log: log, slots: make(chan struct{}, pages)}
+}
+
+// DefaultPages is how many pages are rendered at once by default: two per
+// core (a page spends much of its time waiting on the network), at most
+// one per 300 MiB of available memory, 1 to 16.
+func DefaultPages() int {
+	n := 2 * runtime.NumCPU()
+	if avail := memAvailable(); avail > 0 {
+		n = min(n, int(avail/(300<<20)))
+	}
+	return min(max(n, 1), 16)
+}
+
+func memAvailable() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// page runs fn in a new tab of its own BrowserContext whose traffic goes
+// through the proxy at proxyAddr, once a slot is free.
+func (p *pool) page(ctx context.Context, proxyAddr string, fn func(tab context.Context) error) error {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.slots }()
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.release(inst)
+	tab, cancel := chromedp.NewContext(inst.ctx, chromedp.WithNewBrowserContext(func(params *target.CreateBrowserContextParams) {
+		params.ProxyServer = "http://" + proxyAddr
+		params.ProxyBypassList = "<-loopback>"
+	}))
+	defer cancel()
+	// The tab also ends with the request.
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	err = fn(tab)
+	if err != nil && !inst.alive() {
+		p.retire(inst)
+		return fmt.Errorf("%w: %w", errCrashed, err)
+	}
+	return err
+}
+
+// acquire returns the browser to open a page in, starting one if needed.
+func (p *pool) acquire(ctx context.Context) (*instance, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errors.New("page renderer closed")
+	}
+	if p.cur != nil && (p.cur.retired || !p.cur.alive()) {
+		p.retireLocked(p.cur)
+	}
+	if p.cur == nil {
+		inst, err := p.start(ctx)
+		if err != nil {
+			p.mu.Unlock()
+			return nil, err
+		}
+		p.cur = inst
+	}
+	inst := p.cur
+	inst.pages++
+	inst.inflight++
+	if p.recycleAfter > 0 && inst.pages >= p.recycleAfter {
+		inst.retired = true
+	}
+	p.mu.Unlock()
+	return inst, nil
+}
+
+func (p *pool) release(inst *instance) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	inst.inflight--
+	if inst.retired && inst.inflight == 0 {
+		if p.cur == inst {
+			p.cur = nil
+		}
+		inst.shutdown(p)
+	}
+}
+
+func (p *pool) retire(inst *instance) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.retireLocked(inst)
+}
+
+func (p *pool) retireLocked(inst *instance) {
+	inst.retired = true
+	if p.cur == inst {
+		p.cur = nil
+	}
+	if inst.inflight == 0 || !inst.alive() {
+		inst.shutdown(p)
+	}
+}
+
+// browserStart bounds the start of a browser.
+const browserStart = 30 * time.Second
+
+// start launches a browser. Called with p.mu held: pages wait for it.
+func (p *pool) start(ctx context.Context) (*instance, error) {
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(p.binary)}
+	for name, v := range chromiumFlags {
+		opts = append(opts, chromedp.Flag(name, v))
+	}
+	for _, f := range p.flags {
+		name, v, ok := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		if ok {
+			opts = append(opts, chromedp.Flag(name, v))
+		} else {
+			opts = append(opts, chromedp.Flag(name, true))
+		}
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(bctx) }()
+	timer := time.NewTimer(browserStart)
+	defer timer.Stop()
+	var err error
+	select {
+	case err = <-started:
+	case <-timer.C:
+		err = fmt.Errorf("no answer in %v", browserStart)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		cancelBrowser()
+		cancelAlloc()
+		return nil, fmt.Errorf("starting Chromium (%s): %w", p.binary, err)
+	}
+	inst := &instance{ctx: bctx, stop: func() { cancelBrowser(); cancelAlloc() }}
+	if b := chromedp.FromContext(bctx).Browser; b != nil {
+		inst.proc = b.Process()
+	}
+	p.all.Add(1)
+	p.log.Info("browser started", "pid", inst.pid())
+	return inst, nil
+}
+
+// alive reports whether the browser process still runs.
+func (inst *instance) alive() bool {
+	if inst.ctx.Err() != nil {
+		return false
+	}
+	return inst.proc == nil || inst.proc.Signal(syscall.Signal(0)) == nil
+}
+
+func (inst *instance) pid() int {
+	if inst.proc == nil {
+		return 0
+	}
+	return inst.proc.Pid
+}
+
+// shutdown stops the browser in the background: chromedp waits for its
+// processes and removes its profile.
+func (inst *instance) shutdown(p *pool) {
+	inst.stopped.Do(func() {
+		p.log.Info("browser stopped", "pid", inst.pid(), "pages", inst.pages)
+		go func() {
+			defer p.all.Done()
+			inst.stop()
+		}()
+	})
+}
+
+// close stops every browser and waits for them.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	if p.cur != nil {
+		p.cur.retired = true
+		p.cur.shutdown(p)
+		p.cur = nil
+	}
+	p.mu.Unlock()
+	p.all.Wait()
+}

@@ -1,0 +1,314 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"kiln/internal/imgenc"
+	"kiln/internal/keys"
+	"kiln/internal/netguard"
+	"kiln/internal/pagerender"
+	"kiln/internal/pipeline"
+	"kiln/internal/renderq"
+	"kiln/internal/signedurl"
+)
+
+// Thumbnails answers thumbnail requests (pipeline.Pages).
+type Thumbnails interface {
+	Thumbnail(ctx context.Context, req pipeline.ThumbRequest) (pipeline.Thumb, error)
+}
+
+// PageGuard validates page URLs before any work is queued
+// (netguard.Guard): syntax, address, name resolution.
+type PageGuard interface {
+	CheckURL(ctx context.Context, raw string, maxLen int) (*url.URL, error)
+}
+
+// KeyStore is the API keys (keys.Store).
+type KeyStore interface {
+	Authenticate(ctx context.Context, id, secret string) (keys.Key, error)
+	Secret(ctx context.Context, id string) (keys.Key, []byte, error)
+	Allow(id string) bool
+	OverQuota(ctx context.Context, id string) (bool, error)
+	Record(ctx context.Context, id string, requests, thumbnails int64) error
+}
+
+// ThumbOptions configure /thumbnail.
+type ThumbOptions struct {
+	Pages       Thumbnails
+	Guard       PageGuard
+	Keys        KeyStore
+	RequireKey  bool          // a key is needed (not on a loopback-only server or a public one)
+	MaxURL      int           // URL length
+	QueuePerKey int           // requests one key may have waiting at once
+	TTL         time.Duration // freshness of thumbnails, for Cache-Control
+}
+
+// thumbState is /thumbnail's per-key accounting.
+type thumbState struct {
+	mu      sync.Mutex
+	waiting map[string]int // requests in progress by key id ("" for no key)
+}
+
+// jsonError answers an error as {"error": reason, ...}.
+func jsonError(w http.ResponseWriter, code int, msg string, extra map[string]string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	body := map[string]string{"error": msg}
+	for k, v := range extra {
+		body[k] = v
+	}
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
+}
+
+// thumbnail serves GET /thumbnail?url=…&size=…&format=…&full_page=1&refresh=1.
+func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
+	keyID, ok := s.thumbAuth(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	size, err := pagerender.ParseSize(q.Get("size"))
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	format, err := thumbFormat(q.Get("format"))
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	req := pipeline.ThumbRequest{Size: size, Format: format, FullPage: truthy(q.Get("full_page")), Refresh: truthy(q.Get("refresh")), Priority: renderq.OnDemand}
+	s.answerThumb(w, r, keyID, q.Get("url"), req)
+}
+
+// signedThumbnail serves the signed, expiring image URLs of signedurl.
+func (s *Server) signedThumbnail(w http.ResponseWriter, r *http.Request) {
+	o := s.opts.Thumbs
+	sr, sig, signed, err := signedurl.Parse(r.URL.Path)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	if o.Keys == nil {
+		jsonError(w, http.StatusForbidden, "signed URLs need API keys", nil)
+		return
+	}
+	_, secret, err := o.Keys.Secret(r.Context(), sr.KeyID)
+	if err != nil {
+		jsonError(w, http.StatusForbidden, "unknown or revoked key", nil)
+		return
+	}
+	if err := signedurl.Verify(secret, sig, signed, sr, time.Now()); err != nil {
+		jsonError(w, http.StatusForbidden, err.Error(), nil)
+		return
+	}
+	if !s.keyLimits(w, r, sr.KeyID) {
+		return
+	}
+	size, err := pagerender.ParseSize(sr.Size)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	format, err := thumbFormat(sr.Format)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	s.answerThumb(w, r, sr.KeyID, sr.URL, pipeline.ThumbRequest{Size: size, Format: format, FullPage: sr.FullPage, Priority: renderq.OnDemand})
+}
+
+// thumbAuth checks the key of a request, when there must be one (or one
+// is given): Authorization: Bearer ID:SECRET. It answers the request
+// itself when the key is refused.
+func (s *Server) thumbAuth(w http.ResponseWriter, r *http.Request) (string, bool) {
+	o := s.opts.Thumbs
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		if o.RequireKey {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kiln"`)
+			jsonError(w, http.StatusUnauthorized, "an API key is needed: Authorization: Bearer ID:SECRET (kiln keys create NAME)", nil)
+			return "", false
+		}
+		return "", true
+	}
+	cred, ok := strings.CutPrefix(auth, "Bearer ")
+	id, secret, ok2 := strings.Cut(strings.TrimSpace(cred), ":")
+	if !ok || !ok2 || o.Keys == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kiln"`)
+		jsonError(w, http.StatusUnauthorized, "malformed Authorization: want Bearer ID:SECRET", nil)
+		return "", false
+	}
+	if _, err := o.Keys.Authenticate(r.Context(), id, secret); err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kiln", error="invalid_token"`)
+		msg := "unknown key or wrong secret"
+		if errors.Is(err, keys.ErrRevoked) {
+			msg = "the key is revoked"
+		}
+		jsonError(w, http.StatusUnauthorized, msg, nil)
+		return "", false
+	}
+	if !s.keyLimits(w, r, id) {
+		return "", false
+	}
+	return id, true
+}
+
+// keyLimits takes a request from key id's rate limit and checks its
+// monthly quota, answering 429 itself when either is used up.
+func (s *Server) keyLimits(w http.ResponseWriter, r *http.Request, id string) bool {
+	o := s.opts.Thumbs
+	if !o.Keys.Allow(id) {
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusTooManyRequests, "rate limit of the key exceeded", nil)
+		return false
+	}
+	over, err := o.Keys.OverQuota(r.Context(), id)
+	if err != nil {
+		s.log.Error("checking a key's quota", "key", id, "err", err)
+		jsonError(w, http.StatusInternalServerError, "checking the key's quota failed", nil)
+		return false
+	}
+	if over {
+		now := time.Now().UTC()
+		next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		w.Header().Set("Retry-After", strconv.Itoa(int(next.Sub(now).Seconds())+1))
+		jsonError(w, http.StatusTooManyRequests, "the key's monthly quota of thumbnails is used up", nil)
+		return false
+	}
+	return true
+}
+
+// answerThumb checks the page URL and answers the thumbnail.
+func (s *Server) answerThumb(w http.ResponseWriter, r *http.Request, keyID, raw string, req pipeline.ThumbRequest) {
+	o := s.opts.Thumbs
+	if raw == "" {
+		jsonError(w, http.StatusBadRequest, "the url parameter is missing", nil)
+		return
+	}
+	u, err := netguard.ParseURL(raw, o.MaxURL)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error(), map[string]string{"url": truncate(raw, 200)})
+		return
+	}
+	req.URL = u.String()
+	// A forbidden address or a name that does not resolve is answered at
+	// once, before anything is queued.
+	if _, err := o.Guard.CheckURL(r.Context(), req.URL, o.MaxURL); err != nil {
+		switch {
+		case errors.Is(err, netguard.ErrForbidden):
+			jsonError(w, http.StatusForbidden, err.Error(), map[string]string{"url": req.URL, "kind": "forbidden"})
+		case errors.Is(err, netguard.ErrDNS):
+			jsonError(w, http.StatusUnprocessableEntity, err.Error(), map[string]string{"url": req.URL, "kind": "dns"})
+		default:
+			jsonError(w, http.StatusBadRequest, err.Error(), map[string]string{"url": req.URL})
+		}
+		return
+	}
+	if !s.thumbSlot(keyID) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.pipeline.RetryAfter().Seconds())))
+		jsonError(w, http.StatusTooManyRequests, "too many pages queued for this key", nil)
+		return
+	}
+	t, err := o.Pages.Thumbnail(r.Context(), req)
+	s.thumbDone(keyID)
+	var pe *pagerender.PageError
+	switch {
+	case err == nil:
+	case errors.As(err, &pe) && errors.Is(pe, pagerender.ErrForbidden):
+		jsonError(w, http.StatusForbidden, pe.Reason, map[string]string{"url": req.URL, "kind": pe.Kind})
+		return
+	case errors.As(err, &pe):
+		jsonError(w, http.StatusUnprocessableEntity, pe.Reason, map[string]string{"url": req.URL, "kind": pe.Kind})
+		return
+	case errors.Is(err, pipeline.ErrUnavailable):
+		w.Header().Set("Retry-After", "5") // pages take seconds
+		jsonError(w, http.StatusServiceUnavailable, "the page is being rendered, try again shortly", map[string]string{"url": req.URL})
+		return
+	case errors.Is(err, context.Canceled):
+		return
+	default:
+		s.log.Error("thumbnail failed", "url", req.URL, "err", err)
+		jsonError(w, http.StatusInternalServerError, "making the thumbnail failed", map[string]string{"url": req.URL})
+		return
+	}
+	if keyID != "" && o.Keys != nil {
+		o.Keys.Record(r.Context(), keyID, 1, 1)
+	}
+	h := w.Header()
+	h.Set("Content-Type", req.Format.MIME())
+	age := time.Since(t.Entry.CapturedAt)
+	cc := "public, max-age=" + strconv.Itoa(int(max(o.TTL-age, time.Minute).Seconds()))
+	if t.State == pipeline.Stale {
+		cc = "public, max-age=60"
+	}
+	h.Set("Cache-Control", cc)
+	h.Set("X-Kiln-Cache", map[pipeline.State]string{pipeline.Fresh: "hit", pipeline.Stale: "stale", pipeline.Rendered: "miss"}[t.State])
+	s.cors(h)
+	etag := etagOf(t.Data)
+	h.Set("Etag", etag)
+	modTime := t.Entry.CapturedAt.UTC().Truncate(time.Second)
+	h.Set("Last-Modified", modTime.Format(http.TimeFormat))
+	if notModified(r, etag, modTime) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(t.Data)))
+	w.Write(t.Data)
+}
+
+// thumbSlot counts a request of a key, refusing one past QueuePerKey.
+func (s *Server) thumbSlot(keyID string) bool {
+	s.thumbs.mu.Lock()
+	defer s.thumbs.mu.Unlock()
+	if s.thumbs.waiting[keyID] >= max(s.opts.Thumbs.QueuePerKey, 1) {
+		return false
+	}
+	s.thumbs.waiting[keyID]++
+	return true
+}
+
+func (s *Server) thumbDone(keyID string) {
+	s.thumbs.mu.Lock()
+	defer s.thumbs.mu.Unlock()
+	if s.thumbs.waiting[keyID]--; s.thumbs.waiting[keyID] <= 0 {
+		delete(s.thumbs.waiting, keyID)
+	}
+}
+
+func thumbFormat(s string) (imgenc.Format, error) {
+	switch strings.ToLower(s) {
+	case "", "jpeg", "jpg":
+		return imgenc.JPEG, nil
+	case "png":
+		return imgenc.PNG, nil
+	case "webp":
+		return imgenc.WebP, nil
+	}
+	return 0, errors.New("format " + strconv.Quote(s) + ": want png, jpeg or webp")
+}
+
+func truthy(s string) bool {
+	switch strings.ToLower(s) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
