@@ -97,9 +97,9 @@ type ThumbRequest struct {
 	FullPage bool
 	Size     pagerender.Size
 	Format   imgenc.Format
-	Refresh  bool               // load the page again even if cached
-	Priority renderq.Priority   // of the page load if one is needed: OnDemand for clients, Bulk for kiln thumb
-	NoWait   bool               // queue the load but answer ErrQueued at once when not cached (AST's Exists="false")
+	Refresh  bool             // load the page again even if cached
+	Priority renderq.Priority // of the page load if one is needed: OnDemand for clients, Bulk for kiln thumb
+	NoWait   bool             // queue the load but answer ErrQueued at once when not cached (AST's Exists="false")
 }
 
 // Thumb is an answered thumbnail.
