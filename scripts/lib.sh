@@ -66,12 +66,16 @@ ensure_go() {
   go version >&2
 }
 
+# Packages kiln runs with: Chromium renders web page thumbnails, with the
+# Noto fonts (CJK too) so that pages in any script render.
+RUN_PACKAGES=(chromium fonts-noto-core fonts-noto-cjk)
+
 # Packages the test suite drives for real: Apache with mod_tile and renderd
 # (byte compatibility of the metatile cache, both ways), and PostgreSQL 15
 # with PostGIS 3, whose binaries internal/pgtest runs as a throwaway server
 # of its own on 127.0.0.1 (it uses no cluster the packages may create);
 # Chromium, which loads the web page in the page tests.
 TEST_PACKAGES=(
-  apache2 libapache2-mod-tile renderd chromium fonts-noto-core
+  "${RUN_PACKAGES[@]}" apache2 libapache2-mod-tile renderd
   postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
 )
