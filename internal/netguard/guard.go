@@ -51,7 +51,7 @@ func (g *Guard) Resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 		if err := g.policy.Check(a); err != nil {
 			return nil, err
 		}
-		return []netip.Addr{a.WithZone("")}, nil
+		return []netip.Addr{a.Unmap().WithZone("")}, nil // as names' addresses are
 	}
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		if err := g.policy.Check(netip.IPv6Loopback()); err != nil {

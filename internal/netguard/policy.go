@@ -48,7 +48,9 @@ type Policy struct {
 
 // blocked is every range a page may not reach by default, with the name an
 // error gives it. IPv4-mapped IPv6 is checked as its IPv4 address; NAT64,
-// 6to4 and Teredo can hide any IPv4 address and are refused whole.
+// 6to4 and Teredo can hide any IPv4 address and are refused whole, as are
+// the deprecated IPv4-compatible (::a.b.c.d) and SIIT IPv4-translated
+// (::ffff:0:a.b.c.d) forms.
 var blocked = []struct {
 	prefix netip.Prefix
 	kind   string
@@ -71,6 +73,8 @@ var blocked = []struct {
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
 	{netip.MustParsePrefix("::/128"), "unspecified"},
 	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible"},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "IPv4-translated"},
 	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "NAT64"},
 	{netip.MustParsePrefix("100::/64"), "discard"},
@@ -90,7 +94,7 @@ func (p Policy) Check(a netip.Addr) error {
 	}
 	a = a.Unmap().WithZone("")
 	for _, pr := range p.Allow {
-		if pr.Contains(a) {
+		if pr.Contains(a) || unmapPrefix(pr).Contains(a) {
 			return nil
 		}
 	}
@@ -108,4 +112,13 @@ func (p Policy) Check(a netip.Addr) error {
 		}
 	}
 	return nil
+}
+
+// unmapPrefix is an IPv4-mapped prefix (::ffff:10.0.0.0/104) as the IPv4
+// prefix it means (10.0.0.0/8): Check compares unmapped addresses.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
 }

@@ -66,7 +66,8 @@ type Session struct {
 	failed  []Refusal
 	tunnels map[net.Conn]struct{}
 	closed  bool
-	done    sync.WaitGroup
+	done    sync.WaitGroup // the server
+	piping  sync.WaitGroup // tunnels, added to under mu while !closed
 }
 
 type hostResult struct {
@@ -150,6 +151,7 @@ func (s *Session) Close() error {
 	err := s.srv.Close()
 	s.transport.CloseIdleConnections()
 	s.done.Wait()
+	s.piping.Wait()
 	return err
 }
 
@@ -222,9 +224,13 @@ func (s *Session) lookup(ctx context.Context, hostport string) ([]netip.Addr, st
 		if err != nil && ctx.Err() != nil {
 			return nil, "", err // cancelled: not the host's fault, not remembered
 		}
-		res = hostResult{addrs: addrs, err: err}
 		s.mu.Lock()
-		s.hosts[host] = res
+		if first, ok := s.hosts[host]; ok {
+			res = first // a concurrent lookup answered first: its answer is the pin
+		} else {
+			res = hostResult{addrs: addrs, err: err}
+			s.hosts[host] = res
+		}
 		s.mu.Unlock()
 	}
 	if res.err != nil {
@@ -248,6 +254,12 @@ func (s *Session) record(target string, err error) {
 
 // dial connects to a checked address of hostport.
 func (s *Session) dial(ctx context.Context, network, hostport string) (net.Conn, error) {
+	// http.Transport dials with a context detached from the request's, so
+	// the session's own is joined here: Close stops lookups and dials.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
 	addrs, port, err := s.lookup(ctx, hostport)
 	if err != nil {
 		return nil, err
@@ -290,10 +302,13 @@ func (s *Session) tunnel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer down.Close()
-	if !s.track(down) {
+	// Both ends are the session's: Close cuts them, so a tunnel to a server
+	// that never speaks does not outlive the page.
+	if !s.track(down, up) {
 		return
 	}
-	defer s.untrack(down)
+	defer s.untrack(down, up)
+	down.SetDeadline(time.Time{})
 	if _, err := down.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
 		return
 	}
@@ -322,25 +337,38 @@ func readerOf(buf *bufio.Reader, c net.Conn) io.Reader {
 	return c
 }
 
-func (s *Session) track(c net.Conn) bool {
+func (s *Session) track(cs ...net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.tunnels[c] = struct{}{}
+	for _, c := range cs {
+		s.tunnels[c] = struct{}{}
+	}
+	s.piping.Add(1)
 	return true
 }
 
-func (s *Session) untrack(c net.Conn) {
+func (s *Session) untrack(cs ...net.Conn) {
 	s.mu.Lock()
-	delete(s.tunnels, c)
+	for _, c := range cs {
+		delete(s.tunnels, c)
+	}
 	s.mu.Unlock()
+	s.piping.Done()
 }
 
 // meter counts a response's body against the page's budget.
 func (s *Session) meter(resp *http.Response) error {
-	resp.Body = &meteredBody{meteredReader{r: resp.Body, s: s}, resp.Body}
+	m := meteredReader{r: resp.Body, s: s}
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		// An upgraded connection (WebSocket in absolute form): ReverseProxy
+		// needs to write to it too.
+		resp.Body = &meteredConn{m, rwc}
+		return nil
+	}
+	resp.Body = &meteredBody{m, resp.Body}
 	return nil
 }
 
@@ -368,6 +396,15 @@ type meteredBody struct {
 	meteredReader
 	io.Closer
 }
+
+type meteredConn struct {
+	m   meteredReader
+	rwc io.ReadWriteCloser
+}
+
+func (c *meteredConn) Read(p []byte) (int, error)  { return c.m.Read(p) }
+func (c *meteredConn) Write(p []byte) (int, error) { return c.rwc.Write(p) }
+func (c *meteredConn) Close() error                { return c.rwc.Close() }
 
 // proxyError answers a request the proxy could not or would not forward.
 func (s *Session) proxyError(w http.ResponseWriter, r *http.Request, err error) {

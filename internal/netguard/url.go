@@ -1,11 +1,14 @@
 package netguard
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -22,7 +25,8 @@ var lookupIDNA = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idn
 // canonical form: http or https only (a bare "example.com" means http), no
 // user info, no fragment, the host lower-cased, in ASCII, and an IP address
 // in any of the forms browsers accept (decimal "2130706433", hex "0x7f.1",
-// octal "0177.0.0.1", short "127.1") written out as the address it is.
+// octal "0177.0.0.1", short "127.1", percent-encoded "127.0.0.%31")
+// written out as the address it is.
 func ParseURL(raw string, maxLen int) (*url.URL, error) {
 	if maxLen <= 0 {
 		maxLen = DefaultMaxURL
@@ -44,6 +48,10 @@ func ParseURL(raw string, maxLen int) (*url.URL, error) {
 		raw = "http://" + raw
 	} else if s := strings.ToLower(scheme); s != "http" && s != "https" {
 		return nil, badURL("only http and https URLs are rendered, not %s", s)
+	}
+	raw, err := unescapeHost(raw)
+	if err != nil {
+		return nil, err
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -120,6 +128,46 @@ func schemeOf(raw string) (string, bool) {
 	return scheme, true
 }
 
+// unescapeHost percent-decodes the host of raw ("scheme://host...") as
+// browsers do before they read it: "127.0.0.%31" is 127.0.0.1, which
+// url.Parse refuses to decode. A host that decodes to a character no host
+// may hold is refused. User info (refused later) and IPv6 literals (never
+// decoded) are left as they are.
+func unescapeHost(raw string) (string, error) {
+	i := strings.IndexByte(raw, ':')
+	if i < 0 || !strings.HasPrefix(raw[i+1:], "//") {
+		return raw, nil
+	}
+	start := i + 3
+	end := strings.IndexAny(raw[start:], "/?#")
+	if end < 0 {
+		end = len(raw)
+	} else {
+		end += start
+	}
+	auth := raw[start:end]
+	if strings.ContainsAny(auth, "@[") {
+		return raw, nil
+	}
+	host, port := auth, ""
+	if j := strings.IndexByte(auth, ':'); j >= 0 {
+		host, port = auth[:j], auth[j:]
+	}
+	if !strings.Contains(host, "%") {
+		return raw, nil
+	}
+	h, err := url.PathUnescape(host)
+	if err != nil {
+		return "", badURL("bad host %q", host)
+	}
+	if strings.ContainsFunc(h, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || strings.ContainsRune(`#%/:<>?@[\]^|`, r)
+	}) {
+		return "", badURL("bad host %q", host)
+	}
+	return raw[:start] + h + port + raw[end:], nil
+}
+
 // CanonicalHost returns host as a browser reads it: an IP address in its
 // standard form (IPv6 without brackets), or a lower-case ASCII name
 // without a trailing dot.
@@ -134,6 +182,11 @@ func CanonicalHost(host string) (string, error) {
 			return "", badURL("bad IPv6 address %q", host)
 		}
 		return a.String(), nil // ::ffff:127.0.0.1 stays as it is: Check unmaps it
+	}
+	if !utf8.ValidString(host) {
+		// idna would read the bad bytes as U+FFFD, which it refuses only
+		// when it is written out; browsers refuse the host.
+		return "", badURL("host %q is not UTF-8", host)
 	}
 	ascii, err := lookupIDNA.ToASCII(host)
 	if err != nil {
@@ -216,10 +269,12 @@ func ipv4Number(s string) (uint64, bool) {
 	case len(s) > 1 && s[0] == '0':
 		s, base = s[1:], 8
 	}
-	if len(s) > 16 {
-		return 0, false
-	}
 	n, err := strconv.ParseUint(s, base, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		// A number all the same, too large for any part: browsers
+		// refuse the host, they do not take it for a name.
+		return math.MaxUint64, true
+	}
 	return n, err == nil
 }
 
