@@ -74,8 +74,11 @@ RUN_PACKAGES=(chromium fonts-noto-core fonts-noto-cjk)
 # (byte compatibility of the metatile cache, both ways), and PostgreSQL 15
 # with PostGIS 3, whose binaries internal/pgtest runs as a throwaway server
 # of its own on 127.0.0.1 (it uses no cluster the packages may create);
-# Chromium, which loads the web page in the page tests.
+# Chromium, which loads the web page in the page tests; Python 3 with zeep,
+# which run an old AST client and a SOAP client generated from kiln's WSDL
+# against the server (internal/server/ast_interop_test.go).
 TEST_PACKAGES=(
   "${RUN_PACKAGES[@]}" apache2 libapache2-mod-tile renderd
   postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
+  python3 python3-zeep
 )

@@ -91,6 +91,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 			RequireKey: !loopbackOnly(cfg.Listen) && !cfg.Thumbnails.Public,
 			MaxURL:     cfg.Thumbnails.MaxURLLength, QueuePerKey: cfg.Thumbnails.QueuePerKey, TTL: cfg.Thumbnails.TTL,
 		},
+		AST: server.ASTOptions{Enabled: cfg.AST.Enabled, Namespace: cfg.AST.Namespace, SignedURLTTL: cfg.Thumbnails.SignedURLTTL},
 	}, a.pipeline, a.styles, a.metrics, log)
 	if err != nil {
 		closeAll(ctx)

@@ -36,6 +36,7 @@ type Config struct {
 	Render     Render     `toml:"render"`
 	HTTP       HTTP       `toml:"http"`
 	Thumbnails Thumbnails `toml:"thumbnails"`
+	AST        AST        `toml:"ast"`
 	Styles     []Style    `toml:"-"` // decoded one by one onto the style defaults
 
 	file string // where it was read from, for error messages
@@ -91,6 +92,17 @@ type Thumbnails struct {
 	SignedURLTTL         time.Duration `toml:"signed_url_ttl"` // lifetime of the signed image URLs kiln hands out
 }
 
+// AST configures the Alexa Site Thumbnail compatible API (QUERY and SOAP),
+// which answers over the thumbnails' cache and keys; its image URLs live
+// thumbnails.signed_url_ttl.
+type AST struct {
+	Enabled bool `toml:"enabled"` // false: no AST routes (/ is only the web page)
+	// Namespace is the XML namespace of QUERY answers: the one the live
+	// service's answers had, which clients may check. SOAP answers keep
+	// the WSDL's (2006-05-15).
+	Namespace string `toml:"namespace"`
+}
+
 // Style is a tileset, declared like a renderd.conf map section.
 type Style struct {
 	ID          string        `toml:"id"`
@@ -129,6 +141,7 @@ func Default() *Config {
 			MaxPageBytes: 32 << 20, MaxURLLength: 2048, QueuePerKey: 64, Sizes: []string{"small", "large"},
 			Rate: 10, Burst: 40, SignedURLTTL: 24 * time.Hour,
 		},
+		AST: AST{Enabled: true, Namespace: "http://ast.amazonaws.com/doc/2005-10-05/"},
 	}
 }
 
@@ -227,7 +240,7 @@ var (
 	// thumbSize is a thumbnail size as pagerender.ParseSize reads it.
 	thumbSize = regexp.MustCompile(`^(small|large|[1-9][0-9]{0,3}x[1-9][0-9]{0,3})$`)
 	// reservedPrefixes are kiln's own routes, which an alias must not shadow.
-	reservedPrefixes = []string{"/styles/", "/data/", "/thumbnail", "/metrics", "/healthz", "/xino", "/soap", "/doc/", "/static/"}
+	reservedPrefixes = []string{"/styles/", "/data/", "/thumbnail", "/metrics", "/healthz", "/xino", "/soap", "/doc/", "/static/", "/ast/"}
 )
 
 // Validate checks every value, naming the first bad key.
@@ -333,6 +346,9 @@ func (c *Config) Validate() error {
 	if t.Rate < 0 || t.Burst < 0 {
 		bad("thumbnails.rate", "rate %g and burst %d must not be negative", t.Rate, t.Burst)
 	}
+	if u, err := url.Parse(c.AST.Namespace); err != nil || !u.IsAbs() || u.Host == "" || strings.ContainsAny(c.AST.Namespace, "\"<>&' \t\r\n") {
+		bad("ast.namespace", "%q is not an absolute URI such as \"http://ast.amazonaws.com/doc/2005-10-05/\"", c.AST.Namespace)
+	}
 	ids, uris := map[string]bool{}, map[string]bool{}
 	for i, s := range c.Styles {
 		key := fmt.Sprintf("styles[%d]", i)
@@ -350,7 +366,7 @@ func (c *Config) Validate() error {
 			switch {
 			case !uriPath.MatchString(s.URI) || strings.Contains(s.URI, "/../") || strings.Contains(s.URI, "/./"):
 				bad(key+".uri", "%q must be a path such as \"/osm/\", starting and ending with '/'", s.URI)
-			case slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(s.URI, p) }):
+			case slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(strings.ToLower(s.URI), p) }):
 				bad(key+".uri", "%q is one of kiln's own routes", s.URI)
 			case uris[s.URI]:
 				bad(key+".uri", "%q is used by another style", s.URI)

@@ -30,6 +30,9 @@ func TestLoadFull(t *testing.T) {
 		th.TTL != 12*time.Hour || th.Pages != 3 || len(th.Sizes) != 2 || th.ChromiumFlags[0] != "--lang=de" || th.NegativeTTL != 10*time.Minute {
 		t.Errorf("thumbnails: %+v", th)
 	}
+	if c.AST != (AST{Enabled: false, Namespace: "http://ast.amazonaws.com/doc/2006-05-15/"}) {
+		t.Errorf("ast: %+v", c.AST)
+	}
 	if len(c.Styles) != 3 || c.Styles[2].ID != "default" {
 		t.Fatalf("%d styles, want 3 (debug declared, so not added again; default added)", len(c.Styles))
 	}
@@ -51,6 +54,10 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Listen != "127.0.0.1:8080" || c.Data != "./kiln-data" || c.Render.Wait != 30*time.Second || !c.Log.Access {
 		t.Errorf("defaults: %+v", c)
+	}
+	// AST is on, answering QUERY calls in the namespace the live service used.
+	if c.AST != (AST{Enabled: true, Namespace: "http://ast.amazonaws.com/doc/2005-10-05/"}) {
+		t.Errorf("ast defaults: %+v", c.AST)
 	}
 	if len(c.Styles) != 2 || c.Styles[0].ID != "default" || c.Styles[0].Renderer != "map" || c.Styles[0].Style != "default" ||
 		c.Styles[1].ID != "debug" || c.Styles[1].MaxZoom != 20 {
@@ -90,6 +97,12 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"thumbnail size", "[thumbnails]\nsizes = [\"huge\"]\n", "thumbnails.sizes"},
 		{"thumbnail timeout", "[thumbnails]\ntimeout = \"0s\"\n", "thumbnails.timeout"},
 		{"thumbnail unknown key", "[thumbnails]\nallow_private = true\n", "thumbnails.allow_private"},
+		{"ast namespace relative", "[ast]\nnamespace = \"doc/2005-10-05/\"\n", "ast.namespace"},
+		{"ast namespace empty", "[ast]\nnamespace = \"\"\n", "ast.namespace"},
+		{"ast namespace quote", "[ast]\nnamespace = \"http://a.example/\\\"x\"\n", "ast.namespace"},
+		{"ast unknown key", "[ast]\nenable = true\n", "unknown key ast.enable"},
+		{"uri on an ast route", "[[styles]]\nid = \"a\"\nuri = \"/Xino/\"\n", "one of kiln's own routes"},
+		{"uri on the placeholders", "[[styles]]\nid = \"a\"\nuri = \"/ast/\"\n", "one of kiln's own routes"},
 		{"missing id", "[[styles]]\nrenderer = \"debug\"\n", "styles[0].id"},
 		{"bad id", "[[styles]]\nid = \"../x\"\n", `styles[0] ("../x").id`},
 		{"duplicate id", "[[styles]]\nid = \"a\"\n[[styles]]\nid = \"a\"\n", `styles[1] ("a").id: "a" is declared twice`},

@@ -43,6 +43,7 @@ type Options struct {
 	StyleDocs   map[string][]byte      // MapLibre GL style documents by style id, URLs as local://
 	Sprites     map[string]*sprite.Set // the styles' icons, served as their sprite
 	Thumbs      ThumbOptions           // web page thumbnails; Pages nil for none
+	AST         ASTOptions             // the Alexa Site Thumbnail API, over Thumbs (needs its Keys)
 	// Static draws static maps of the styles that have them, by id.
 	Static        map[string]staticmap.Drawer
 	StaticMaxSize int           // largest side of a static map, in pixels
@@ -111,7 +112,14 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 	if s.indexHTML, err = fs.ReadFile(web, "index.html"); err != nil {
 		return nil, err
 	}
-	s.handle("GET /{$}", "index", s.index)
+	// "/" is the web page, or an AST call (see astRoutes).
+	index, other := s.instrument("index", s.index), s.instrument("other", http.NotFound)
+	if s.astOn() {
+		index, other = s.astRoutes(index, other)
+		s.mux.HandleFunc("/{$}", index)
+	} else {
+		s.mux.HandleFunc("GET /{$}", index)
+	}
 	s.handle("GET /static/", "static", http.StripPrefix("/static/", http.FileServerFS(web)).ServeHTTP)
 	s.handle("GET /healthz", "healthz", s.healthz)
 	s.handle("GET /metrics", "metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP)
@@ -139,7 +147,7 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 			return nil, err
 		}
 	}
-	s.handle("/", "other", http.NotFound)
+	s.mux.HandleFunc("/", other)
 	return s, nil
 }
 
@@ -172,9 +180,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // handle registers h under pattern, counting and logging its requests
 // under the route name.
 func (s *Server) handle(pattern, route string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, s.instrument(route, h))
+}
+
+// instrument wraps h to count and log its requests under the route name.
+func (s *Server) instrument(route string, h http.HandlerFunc) http.HandlerFunc {
 	seconds := s.metrics.HTTPSeconds.WithLabelValues(route)
 	counters := &codeCounters{route: route, m: s.metrics}
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		h(rec, r)
@@ -187,7 +200,7 @@ func (s *Server) handle(pattern, route string, h http.HandlerFunc) {
 				slog.Int64("bytes", rec.bytes), slog.Float64("ms", float64(took.Microseconds())/1000),
 				slog.String("remote", r.RemoteAddr), slog.String("route", route))
 		}
-	})
+	}
 }
 
 // codeCounters caches the kiln_http_requests_total child of each status

@@ -88,7 +88,7 @@ func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := pipeline.ThumbRequest{Size: size, Format: format, FullPage: truthy(q.Get("full_page")), Refresh: truthy(q.Get("refresh")), Priority: renderq.OnDemand}
-	s.answerThumb(w, r, keyID, q.Get("url"), req)
+	s.answerThumb(w, r, keyID, q.Get("url"), req, true)
 }
 
 // signedThumbnail serves the signed, expiring image URLs of signedurl.
@@ -112,7 +112,9 @@ func (s *Server) signedThumbnail(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusForbidden, err.Error(), nil)
 		return
 	}
-	if !s.keyLimits(w, r, sr.KeyID) {
+	// An AST image URL was billed (and rate limited) when the AST API
+	// answered with it; fetching it is not counted again.
+	if !sr.AST && !s.keyLimits(w, r, sr.KeyID) {
 		return
 	}
 	size, err := pagerender.ParseSize(sr.Size)
@@ -125,7 +127,7 @@ func (s *Server) signedThumbnail(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
-	s.answerThumb(w, r, sr.KeyID, sr.URL, pipeline.ThumbRequest{Size: size, Format: format, FullPage: sr.FullPage, Priority: renderq.OnDemand})
+	s.answerThumb(w, r, sr.KeyID, sr.URL, pipeline.ThumbRequest{Size: size, Format: format, FullPage: sr.FullPage, Priority: renderq.OnDemand}, !sr.AST)
 }
 
 // thumbAuth checks the key of a request, when there must be one (or one
@@ -189,8 +191,9 @@ func (s *Server) keyLimits(w http.ResponseWriter, r *http.Request, id string) bo
 	return true
 }
 
-// answerThumb checks the page URL and answers the thumbnail.
-func (s *Server) answerThumb(w http.ResponseWriter, r *http.Request, keyID, raw string, req pipeline.ThumbRequest) {
+// answerThumb checks the page URL and answers the thumbnail, recording
+// it in the key's usage if bill.
+func (s *Server) answerThumb(w http.ResponseWriter, r *http.Request, keyID, raw string, req pipeline.ThumbRequest, bill bool) {
 	o := s.opts.Thumbs
 	if raw == "" {
 		jsonError(w, http.StatusBadRequest, "the url parameter is missing", nil)
@@ -242,7 +245,7 @@ func (s *Server) answerThumb(w http.ResponseWriter, r *http.Request, keyID, raw 
 		jsonError(w, http.StatusInternalServerError, "making the thumbnail failed", map[string]string{"url": req.URL})
 		return
 	}
-	if keyID != "" && o.Keys != nil {
+	if bill && keyID != "" && o.Keys != nil {
 		o.Keys.Record(r.Context(), keyID, 1, 1)
 	}
 	h := w.Header()

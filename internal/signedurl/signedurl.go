@@ -4,7 +4,8 @@
 //	/thumbnail/{signature}/{key id}/{expires}/{options}/{url}.{format}
 //
 // where expires is a Unix time, options are the size ("small", "large" or
-// WxH) and "-full" for a full-page capture, url is the page's URL in
+// WxH), "-full" for a full-page capture and "-ast" for a URL handed out by
+// the AST-compatible API (which billed the thumbnail when it answered), url is the page's URL in
 // URL-safe base64 without padding, and the signature is the URL-safe
 // base64 HMAC-SHA256, with the key's secret, of everything after
 // "/thumbnail/{signature}/". The signature covers the key, the expiry, the
@@ -33,6 +34,7 @@ type Request struct {
 	Expires  time.Time
 	Size     string // small, large or WxH, as asked
 	FullPage bool
+	AST      bool // handed out by the AST API, which billed the thumbnail already
 	URL      string
 	Format   string // png, jpeg, webp
 }
@@ -52,6 +54,9 @@ func Path(secret []byte, r Request) string {
 	opts := r.Size
 	if r.FullPage {
 		opts += "-full"
+	}
+	if r.AST {
+		opts += "-ast"
 	}
 	signed := fmt.Sprintf("%s/%d/%s/%s.%s", r.KeyID, r.Expires.Unix(), opts, b64.EncodeToString([]byte(r.URL)), r.Format)
 	return Prefix + sign(secret, signed) + "/" + signed
@@ -81,6 +86,7 @@ func Parse(path string) (r Request, sig, signed string, err error) {
 		return r, "", "", fmt.Errorf("%w: expiry %q", ErrMalformed, parts[1])
 	}
 	opts := parts[2]
+	opts, r.AST = strings.CutSuffix(opts, "-ast")
 	r.Size, r.FullPage = strings.CutSuffix(opts, "-full")
 	enc, format, ok := strings.Cut(parts[3], ".")
 	u, err := b64.DecodeString(enc)

@@ -34,6 +34,7 @@ func TestRoundTrip(t *testing.T) {
 		func(r Request) Request { r.URL = "http://example.com/b"; return r },
 		func(r Request) Request { r.Size = "small"; return r },
 		func(r Request) Request { r.FullPage = false; return r },
+		func(r Request) Request { r.AST = true; return r },
 		func(r Request) Request { r.Expires = r.Expires.Add(time.Hour); return r },
 		func(r Request) Request { r.KeyID = "AKK124"; return r },
 		func(r Request) Request { r.Format = "png"; return r },
@@ -70,6 +71,7 @@ func TestMalformed(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add(Path([]byte("k"), Request{KeyID: "AKK", Expires: time.Unix(5, 0), Size: "small", URL: "http://a/", Format: "png"}))
 	f.Add("/thumbnail/a/b/1/c/d.e")
+	f.Add(Path([]byte("k"), Request{KeyID: "AKK", Expires: time.Unix(5, 0), Size: "large", AST: true, URL: "http://a/", Format: "jpeg"}))
 	f.Fuzz(func(t *testing.T, p string) {
 		r, sig, signed, err := Parse(p)
 		if err != nil {
