@@ -361,6 +361,9 @@ func (s *Session) untrack(cs ...net.Conn) {
 
 // meter counts a response's body against the page's budget.
 func (s *Session) meter(resp *http.Response) error {
+	// Only the proxy's own answers may carry its refusal header: a site
+	// must not pass itself off as refused.
+	resp.Header.Del(RefusedHeader)
 	m := meteredReader{r: resp.Body, s: s}
 	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 		// An upgraded connection (WebSocket in absolute form): ReverseProxy

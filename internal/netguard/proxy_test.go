@@ -101,6 +101,7 @@ func helloServer(t *testing.T, tls bool) *httptest.Server {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set(RefusedHeader, "a site posing as the proxy") // must not pass
 		fmt.Fprintf(w, "hello from %s", r.URL.Path)
 	})
 	var srv *httptest.Server

@@ -22,7 +22,9 @@ import (
 	"image"
 	"image/jpeg"
 	"log/slog"
+	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +35,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"kiln/internal/netguard"
@@ -45,7 +48,7 @@ type Options struct {
 	Pages        int           // pages rendered at once; DefaultPages()
 	RecycleAfter int           // pages per browser before it is replaced; 200
 	Viewport     image.Point   // 1024x768
-	Timeout      time.Duration // a page's whole deadline: load, settle, capture; 30s
+	Timeout      time.Duration // a page's whole deadline: load, settle, capture; 30s (from when it has a slot and a browser)
 	MaxBytes     int64         // bytes a page may download; 32 MiB
 	MaxURL       int           // URL length; 2048
 	MaxHeight    int           // full-page captures are cut at this height; 16384
@@ -58,6 +61,8 @@ type Renderer struct {
 	guard *netguard.Guard
 	pool  *pool
 	pages atomic.Int64 // pages captured, for tests and metrics
+
+	prepared func(tab context.Context) // tests: called on a tab ready to navigate
 }
 
 // New returns a renderer whose pages reach the network through guard.
@@ -115,6 +120,7 @@ type Capture struct {
 	Blank    bool // nearly uniform: likely a page that showed nothing
 	Requests int  // requests the page made
 	Bytes    int64
+	Blocked  []string // hosts (host:port) the page tried to reach and the policy refused
 }
 
 // Errors, which the server turns into statuses.
@@ -143,7 +149,10 @@ func failed(kind, format string, args ...any) *PageError {
 }
 
 // Capture loads job's page and captures it. A page lost with a crashed
-// browser is tried once more on a new browser, if time is left.
+// browser is tried once more on a new browser, if time is left. The
+// page's Timeout starts when it has a slot and a browser: time spent
+// waiting behind other pages, or for the first browser to start, is not
+// the page's.
 func (r *Renderer) Capture(ctx context.Context, job Job) (*Capture, error) {
 	u, err := r.guard.CheckURL(ctx, job.URL, r.opts.MaxURL)
 	if err != nil {
@@ -155,84 +164,121 @@ func (r *Renderer) Capture(ctx context.Context, job Job) (*Capture, error) {
 		}
 		return nil, err
 	}
+	release, err := r.pool.wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The slot is the page's until its tabs are closed, which can be
+	// after the answer.
+	var tabs sync.WaitGroup
+	defer func() {
+		go func() {
+			tabs.Wait()
+			release()
+		}()
+	}()
+	inst, err := r.pool.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		c, err := r.capture(ctx, u, job)
-		if err == nil || !errors.Is(err, errCrashed) || attempt > 0 || ctx.Err() != nil {
-			if errors.Is(err, errCrashed) {
-				return nil, failed("crashed", "%s: the browser crashed while rendering the page", u)
-			}
+		c, err := r.capture(ctx, inst, u, job, &tabs)
+		if !errors.Is(err, errCrashed) {
 			return c, err
 		}
+		if attempt > 0 || ctx.Err() != nil {
+			return nil, failed("crashed", "%s: the browser crashed while rendering the page", u)
+		}
 		r.opts.Log.Warn("browser crashed, trying the page again", "url", u.String(), "err", err)
+		if inst, err = r.pool.acquire(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, failed("crashed", "%s: the browser crashed while rendering the page", u)
+			}
+			return nil, err
+		}
 	}
 }
 
 // pageState follows a page's events.
 type pageState struct {
-	mu         sync.Mutex
-	mainFrame  string
-	status     int
-	mime       string
-	finalURL   string
-	refused    string // the proxy's reason for refusing the document
-	inflight   map[network.RequestID]bool
-	lastChange time.Time
+	mu        sync.Mutex
+	mainFrame string
+	status    int
+	mime      string
+	finalURL  string
+	refused   string // the proxy's reason for refusing the document
+	// waiting are the requests sent and not answered yet. A request is
+	// followed to its answer only: the rest of its life may not be seen
+	// from the page's target (a cross-site frame loads in a process and
+	// target of its own, and an answer that Chromium's opaque response
+	// blocking stops never finishes), so the bytes that arrive are what
+	// tells that the page still loads.
+	waiting    map[network.RequestID]bool
+	lastChange time.Time // the last request, answer or bytes
 	loaded     chan struct{}
 	dcl        chan struct{}
 	loadOnce   sync.Once
 	dclOnce    sync.Once
 }
 
-func (s *pageState) listen(tab context.Context) func(ev any) {
+func newPageState() *pageState {
+	return &pageState{waiting: map[network.RequestID]bool{}, loaded: make(chan struct{}), dcl: make(chan struct{}), lastChange: time.Now()}
+}
+
+func (s *pageState) listen() func(ev any) {
 	return func(ev any) {
 		switch e := ev.(type) {
-		case *page.EventJavascriptDialogOpening:
-			// alert, confirm, prompt, beforeunload: answer at once, off the
-			// event goroutine (a listener may not send commands).
-			go chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
 		case *page.EventLoadEventFired:
 			s.loadOnce.Do(func() { close(s.loaded) })
 		case *page.EventDomContentEventFired:
 			s.dclOnce.Do(func() { close(s.dcl) })
 		case *network.EventRequestWillBeSent:
-			s.mu.Lock()
-			s.inflight[e.RequestID] = true
-			s.lastChange = time.Now()
-			s.mu.Unlock()
+			s.update(e.RequestID, true)
+		case *network.EventDataReceived:
+			s.update("", false)
 		case *network.EventLoadingFinished:
-			s.done(e.RequestID)
+			s.update(e.RequestID, false)
 		case *network.EventLoadingFailed:
-			s.done(e.RequestID)
+			s.update(e.RequestID, false)
 		case *network.EventResponseReceived:
+			s.update(e.RequestID, false)
 			if e.Type != network.ResourceTypeDocument || e.Response == nil {
 				return
 			}
 			s.mu.Lock()
-			if s.mainFrame == "" || string(e.FrameID) == s.mainFrame {
+			if string(e.FrameID) == s.mainFrame {
 				s.status = int(e.Response.Status)
 				s.mime = e.Response.MimeType
 				s.finalURL = e.Response.URL
-				s.refused = headerValue(e.Response.Headers, "X-Kiln-Refused")
+				s.refused = headerValue(e.Response.Headers, netguard.RefusedHeader)
 			}
 			s.mu.Unlock()
 		}
 	}
 }
 
-func (s *pageState) done(id network.RequestID) {
-	s.mu.Lock()
-	delete(s.inflight, id)
-	s.lastChange = time.Now()
-	s.mu.Unlock()
-}
-
-// quietFor reports whether no request has been in flight for d.
-func (s *pageState) quietFor(d time.Duration) bool {
+// update notes activity: request id waits for its answer, or no longer.
+func (s *pageState) update(id network.RequestID, waiting bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.inflight) == 0 && time.Since(s.lastChange) >= d
+	switch {
+	case id == "":
+	case waiting:
+		s.waiting[id] = true
+	default:
+		delete(s.waiting, id)
+	}
+	s.lastChange = time.Now()
+}
+
+// quietFor reports whether no request has waited for an answer and no
+// bytes have arrived for d, and how many requests wait.
+func (s *pageState) quietFor(d time.Duration) (bool, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.waiting) == 0 && time.Since(s.lastChange) >= d, len(s.waiting)
 }
 
 func headerValue(h network.Headers, name string) string {
@@ -254,33 +300,41 @@ const (
 	captureSlack = 2 * time.Second
 )
 
-func (r *Renderer) capture(ctx context.Context, u *url.URL, job Job) (*Capture, error) {
+// capture loads the page in a tab of inst, and releases inst. The tab and
+// its proxy are closed in the background, counted in tabs.
+func (r *Renderer) capture(ctx context.Context, inst *instance, u *url.URL, job Job, tabs *sync.WaitGroup) (*Capture, error) {
 	sess, err := r.guard.NewSession(netguard.SessionOptions{MaxBytes: r.opts.MaxBytes})
 	if err != nil {
+		r.pool.release(inst)
 		return nil, fmt.Errorf("page proxy: %w", err)
 	}
-	defer sess.Close()
+	tabs.Add(1)
 	var out *Capture
-	err = r.pool.page(ctx, sess.Addr(), func(tab context.Context) error {
+	err = r.pool.page(ctx, inst, sess.Addr(), func(tab context.Context) error {
 		var err error
 		out, err = r.load(ctx, tab, sess, u, job)
 		return err
+	}, func() {
+		sess.Close()
+		tabs.Done()
 	})
 	if err != nil {
-		return nil, err
+		var pe *PageError
+		if errors.As(err, &pe) || errors.Is(err, errCrashed) {
+			return nil, err
+		}
+		return nil, r.timeoutOr(ctx, u, err)
 	}
 	r.pages.Add(1)
 	return out, nil
 }
 
-// load navigates tab to u, settles the page and captures it.
+// load navigates tab to u, settles the page and captures it. tab ends
+// with ctx.
 func (r *Renderer) load(ctx, tab context.Context, sess *netguard.Session, u *url.URL, job Job) (*Capture, error) {
-	st := &pageState{inflight: map[network.RequestID]bool{}, loaded: make(chan struct{}), dcl: make(chan struct{}), lastChange: time.Now()}
-	if err := chromedp.Do(tab); err != nil { // opens the tab
-		return nil, fmt.Errorf("opening a tab: %w", err)
-	}
-	if err := chromedp.Listen(tab, st.listen(tab)); err != nil {
-		return nil, err
+	st := newPageState()
+	if err := chromedp.Listen(tab, st.listen()); err != nil {
+		return nil, r.timeoutOr(ctx, u, fmt.Errorf("listening to the tab: %w", err))
 	}
 	c := chromedp.FromContext(tab)
 	vp := r.opts.Viewport
@@ -292,13 +346,31 @@ func (r *Renderer) load(ctx, tab context.Context, sess *netguard.Session, u *url
 	steps = append(steps, err)
 	_, err = chromedp.Call(tab, page.Enable, page.EnableParams{})
 	steps = append(steps, err)
+	// chromedp enables the Runtime domain, whose events (every console
+	// message, with its stack) nothing here reads: a page that logs
+	// without end would keep the renderer and the connection busy with
+	// them, and its capture would time out.
+	_, err = chromedp.Call(tab, runtime.Disable, cdp.Empty{})
+	steps = append(steps, err)
 	_, err = chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
 		Width: int64(vp.X), Height: int64(vp.Y), DeviceScaleFactor: 1})
 	steps = append(steps, err)
+	// The main frame, known before the navigation: the answers of frames
+	// are told from the document's by it.
+	tree, err := chromedp.Call(tab, page.GetFrameTree, cdp.Empty{})
+	steps = append(steps, err)
 	if err := errors.Join(steps...); err != nil {
-		return nil, fmt.Errorf("preparing the tab: %w", err)
+		return nil, r.timeoutOr(ctx, u, fmt.Errorf("preparing the tab: %w", err))
+	}
+	if tree.FrameTree != nil && tree.FrameTree.Frame != nil {
+		st.mu.Lock()
+		st.mainFrame = string(tree.FrameTree.Frame.ID)
+		st.mu.Unlock()
 	}
 
+	if r.prepared != nil {
+		r.prepared(tab)
+	}
 	nav, err := chromedp.Call(tab, page.Navigate, page.NavigateParams{URL: u.String()})
 	if err != nil {
 		return nil, r.timeoutOr(ctx, u, fmt.Errorf("navigating: %w", err))
@@ -310,39 +382,73 @@ func (r *Renderer) load(ctx, tab context.Context, sess *netguard.Session, u *url
 		return nil, r.navigationError(u, sess, nav.ErrorText)
 	}
 
-	// Wait for the load event, keeping time to capture.
+	// Wait for the load event, keeping time to capture. The tab ends
+	// before ctx when the browser goes. A page past its download budget
+	// fails at once: the proxy has cut it off.
 	deadline, _ := ctx.Deadline()
-	loadBy := time.Until(deadline) - captureSlack
+	loadBy := time.NewTimer(max(time.Until(deadline)-captureSlack, 0))
+	defer loadBy.Stop()
+	budget := time.NewTicker(100 * time.Millisecond)
+	defer budget.Stop()
 	partial := false
-	select {
-	case <-st.loaded:
-	case <-time.After(max(loadBy, 0)):
+wait:
+	for {
 		select {
-		case <-st.dcl:
-			partial = true // content but no load event: capture what there is
-		default:
-			if err := r.documentError(u, sess, st); err != nil {
-				return nil, err
+		case <-st.loaded:
+			break wait
+		case <-loadBy.C:
+			select {
+			case <-st.dcl:
+				partial = true // content but no load event: capture what there is
+				break wait
+			default:
+				if err := r.documentError(u, sess, st); err != nil {
+					return nil, err
+				}
+				return nil, failed("timeout", "%s did not load within %v", u, r.opts.Timeout)
 			}
-			return nil, failed("timeout", "%s did not load within %v", u, r.opts.Timeout)
+		case <-budget.C:
+			if sess.Stats().BudgetExceeded {
+				return nil, r.documentError(u, sess, st)
+			}
+		case <-tab.Done():
+			return nil, r.timeoutOr(ctx, u, fmt.Errorf("loading: the tab closed: %w", context.Cause(tab)))
 		}
-	case <-ctx.Done():
-		return nil, r.timeoutOr(ctx, u, ctx.Err())
 	}
 	if err := r.documentError(u, sess, st); err != nil {
 		return nil, err
 	}
 	if !partial {
 		settleBy := time.Now().Add(min(settleCap, max(time.Until(deadline)-captureSlack, 0)))
-		for time.Now().Before(settleBy) && !st.quietFor(quietTime) {
-			time.Sleep(50 * time.Millisecond)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			quiet, waiting := st.quietFor(quietTime)
+			if quiet {
+				break
+			}
+			if !time.Now().Before(settleBy) {
+				r.opts.Log.Debug("page not quiet: captured at the settle cap", "url", u.String(), "waiting", waiting)
+				break
+			}
+			select {
+			case <-tick.C:
+			case <-tab.Done():
+				return nil, r.timeoutOr(ctx, u, fmt.Errorf("settling: the tab closed: %w", context.Cause(tab)))
+			}
 		}
 		fonts, cancel := context.WithTimeout(tab, 500*time.Millisecond)
 		chromedp.Run(fonts, chromedp.Evaluate[chromedp.Void](`document.fonts.ready.then(() => undefined)`, chromedp.EvalAwaitPromise))
 		cancel()
+		// Cut off while it settled.
+		if sess.Stats().BudgetExceeded {
+			return nil, r.documentError(u, sess, st)
+		}
 	}
 
-	title, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.title`))
+	titleCtx, cancelTitle := context.WithTimeout(tab, time.Second)
+	title, _ := chromedp.Run(titleCtx, chromedp.Evaluate[string](`document.title`))
+	cancelTitle()
 	params := page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatJpeg, Quality: ptr[int64](90), OptimizeForSpeed: ptr(true)}
 	if job.FullPage {
 		m, err := chromedp.Call(tab, page.GetLayoutMetrics, cdp.Empty{})
@@ -361,11 +467,17 @@ func (r *Renderer) load(ctx, tab context.Context, sess *netguard.Session, u *url
 		return nil, fmt.Errorf("capture of %s: %w", u, err)
 	}
 	stats := sess.Stats()
+	var blocked []string
+	for _, ref := range stats.Blocked {
+		if !slices.Contains(blocked, ref.Target) {
+			blocked = append(blocked, ref.Target)
+		}
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return &Capture{
 		Image: img, JPEG: shot.Data, URL: st.finalURL, Status: st.status, Title: title,
-		Partial: partial, Blank: blank(img), Requests: stats.Requests, Bytes: stats.Bytes,
+		Partial: partial, Blank: blank(img), Requests: stats.Requests, Bytes: stats.Bytes, Blocked: blocked,
 	}, nil
 }
 
@@ -373,16 +485,19 @@ func (r *Renderer) load(ctx, tab context.Context, sess *netguard.Session, u *url
 // the proxy, an HTTP error status, not a web page, too large.
 func (r *Renderer) documentError(u *url.URL, sess *netguard.Session, st *pageState) error {
 	st.mu.Lock()
-	status, mime, refused := st.status, st.mime, st.refused
+	status, mime, refused, final := st.status, st.mime, st.refused, st.finalURL
 	st.mu.Unlock()
 	if sess.Stats().BudgetExceeded {
 		return failed("too_large", "%s downloads more than %d MiB", u, r.opts.MaxBytes>>20)
 	}
+	// The proxy's answer in place of the document: why, as the proxy
+	// recorded it (a site could send the header itself).
+	if refused != "" {
+		if err := proxyRefusal(sess, final); err != nil {
+			return refusalError(u, err)
+		}
+	}
 	switch {
-	case refused != "" && status == 403:
-		return &PageError{Kind: "forbidden", Reason: refused, err: ErrForbidden}
-	case refused != "":
-		return failed("navigation", "%s: %s", u, refused)
 	case status >= 400:
 		return failed("http_status", "%s answered HTTP %d", u, status)
 	case mime != "" && !webPage(mime):
@@ -391,7 +506,44 @@ func (r *Renderer) documentError(u *url.URL, sess *netguard.Session, st *pageSta
 	return nil
 }
 
+// proxyRefusal is why the page's proxy did not fetch rawURL: its host
+// refused or not resolved, or no connection to it; nil if it did.
+func proxyRefusal(sess *netguard.Session, rawURL string) error {
+	pu, err := url.Parse(rawURL)
+	if err != nil {
+		return nil
+	}
+	host, err := netguard.CanonicalHost(pu.Hostname())
+	if err != nil {
+		return nil
+	}
+	if err := sess.HostError(host); err != nil {
+		return err
+	}
+	for _, ref := range sess.Stats().Failed {
+		if h, _, err := net.SplitHostPort(ref.Target); err == nil {
+			if h, err := netguard.CanonicalHost(h); err == nil && h == host {
+				return ref.Err
+			}
+		}
+	}
+	return nil
+}
+
+// refusalError is the page's failure for the proxy's refusal err.
+func refusalError(u *url.URL, err error) error {
+	switch {
+	case errors.Is(err, netguard.ErrForbidden):
+		return &PageError{Kind: "forbidden", Reason: err.Error(), err: ErrForbidden}
+	case errors.Is(err, netguard.ErrDNS):
+		return failed("dns", "%s: %v", u, err)
+	}
+	return failed("navigation", "%s: %v", u, err)
+}
+
 // webPage reports whether a document of this type is worth a thumbnail.
+// An image is: Chromium shows it as a page of its own, and it is captured
+// as one.
 func webPage(mime string) bool {
 	mime = strings.ToLower(mime)
 	return strings.HasPrefix(mime, "text/") || strings.HasPrefix(mime, "image/") ||
@@ -417,8 +569,16 @@ func (r *Renderer) navigationError(u *url.URL, sess *netguard.Session, text stri
 	case strings.Contains(text, "ERR_ABORTED"):
 		return failed("not_a_page", "%s: not a web page (a download?)", u)
 	case strings.Contains(text, "NAME_NOT_RESOLVED") || strings.Contains(text, "TUNNEL_CONNECTION_FAILED"):
-		for _, ref := range sess.Stats().Failed {
-			return failed("dns", "%s: %v", u, ref.Err)
+		// A tunnel the proxy could not open: a name that does not resolve,
+		// or a server that does not answer.
+		failures := sess.Stats().Failed
+		for _, ref := range failures {
+			if errors.Is(ref.Err, netguard.ErrDNS) {
+				return failed("dns", "%s: %v", u, ref.Err)
+			}
+		}
+		if len(failures) > 0 {
+			return failed("navigation", "%s: %v", u, failures[len(failures)-1].Err)
 		}
 	}
 	return failed("navigation", "%s: %s", u, text)

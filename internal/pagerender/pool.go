@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
@@ -117,37 +119,99 @@ func memAvailable() int64 {
 	return 0
 }
 
-// page runs fn in a new tab of its own BrowserContext whose traffic goes
-// through the proxy at proxyAddr, once a slot is free.
-func (p *pool) page(ctx context.Context, proxyAddr string, fn func(tab context.Context) error) error {
+// wait takes a page slot, waiting for one as long as ctx allows; release
+// gives it back.
+func (p *pool) wait(ctx context.Context) (release func(), err error) {
 	select {
 	case p.slots <- struct{}{}:
+		return func() { <-p.slots }, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	defer func() { <-p.slots }()
-	inst, err := p.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer p.release(inst)
+}
+
+// page runs fn in a new tab of inst, which acquire returned, in a
+// BrowserContext of its own whose traffic goes through the proxy at
+// proxyAddr. fn's context ends with ctx. page returns when fn does; the tab
+// is closed and inst released in the background, then closed is called:
+// closing a tab can take seconds on a busy or hung browser, which the
+// page's answer does not wait for.
+func (p *pool) page(ctx context.Context, inst *instance, proxyAddr string, fn func(tab context.Context) error, closed func()) error {
 	tab, cancel := chromedp.NewContext(inst.ctx, chromedp.WithNewBrowserContext(func(params *target.CreateBrowserContextParams) {
 		params.ProxyServer = "http://" + proxyAddr
 		params.ProxyBypassList = "<-loopback>"
 	}))
-	defer cancel()
-	// The tab also ends with the request.
-	stop := context.AfterFunc(ctx, cancel)
-	defer stop()
-	err = fn(tab)
-	if err != nil && !inst.alive() {
+	err := openTab(ctx, tab, cancel)
+	if err == nil {
+		// The page's work ends with ctx, the tab's context only once the
+		// tab is closed (closeTab).
+		work, stopWork := context.WithCancel(tab)
+		stop := context.AfterFunc(ctx, stopWork)
+		err = fn(work)
+		stop()
+		stopWork()
+	}
+	crashed := err != nil && !inst.alive()
+	if crashed {
 		p.retire(inst)
+	}
+	go func() {
+		closeTab(tab)
+		cancel()
+		p.release(inst)
+		closed()
+	}()
+	if crashed {
 		return fmt.Errorf("%w: %w", errCrashed, err)
 	}
 	return err
 }
 
-// acquire returns the browser to open a page in, starting one if needed.
+// openTab opens tab, and answers its dialogs until it is closed: alert,
+// confirm, prompt and beforeunload are accepted at once (off the event
+// goroutine: a listener may not send commands). The tab is cancelled if
+// ctx ends first.
+func openTab(ctx, tab context.Context, cancel func()) error {
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	if err := chromedp.Do(tab); err != nil {
+		return fmt.Errorf("opening a tab: %w", err)
+	}
+	return chromedp.Listen(tab, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	})
+}
+
+// tabClose bounds the close of a tab.
+const tabClose = 5 * time.Second
+
+// closeTab closes tab's page and waits until chromedp has read the tab's
+// last event, before the tab's context may end. chromedp stops reading a
+// tab's events when its context ends, but the browser goes on sending
+// them until the tab is detached; once 1024 are queued (a page that logs
+// or downloads without end), chromedp's connection to the browser blocks
+// on the queue and every page of the browser hangs.
+func closeTab(tab context.Context) {
+	c := chromedp.FromContext(tab)
+	detached, err := chromedp.Detached(tab)
+	if err != nil || c == nil || c.Browser == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), tabClose)
+	defer cancel()
+	if _, err := cdp.Call(ctx, c.Browser, target.CloseTarget, target.CloseTargetParams{TargetID: c.Target.TargetID}); err != nil {
+		return
+	}
+	select {
+	case <-detached:
+	case <-ctx.Done():
+	}
+}
+
+// acquire returns the browser to open a page in, starting one if needed;
+// page or release releases it.
 func (p *pool) acquire(ctx context.Context) (*instance, error) {
 	p.mu.Lock()
 	if p.closed {

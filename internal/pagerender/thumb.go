@@ -71,6 +71,19 @@ func Thumbnail(src image.Image, s Size) *image.RGBA {
 func blank(img image.Image) bool {
 	b := img.Bounds()
 	var sum, sq, n float64
+	if yc, ok := img.(*image.YCbCr); ok {
+		// A JPEG capture: its Y is that luma already.
+		for y := b.Min.Y; y < b.Max.Y; y += 2 {
+			row := yc.Y[yc.YOffset(b.Min.X, y):]
+			for x := 0; x < b.Dx(); x += 2 {
+				l := float64(row[x])
+				sum += l
+				sq += l * l
+				n++
+			}
+		}
+		return lumaFlat(sum, sq, n)
+	}
 	for y := b.Min.Y; y < b.Max.Y; y += 2 {
 		for x := b.Min.X; x < b.Max.X; x += 2 {
 			r, g, bl, _ := img.At(x, y).RGBA()
@@ -80,6 +93,12 @@ func blank(img image.Image) bool {
 			n++
 		}
 	}
+	return lumaFlat(sum, sq, n)
+}
+
+// lumaFlat reports whether n luma samples of this sum and sum of squares
+// deviate less than 3.
+func lumaFlat(sum, sq, n float64) bool {
 	if n == 0 {
 		return true
 	}
