@@ -255,10 +255,10 @@ func TestGuardCheckURL(t *testing.T) {
 		{in: "file:///etc/passwd", err: ErrBadURL},
 		{in: "http://user@public.test/", err: ErrBadURL},
 		{in: "http://256.1.1.1/", err: ErrBadURL},
-		// The first answer is public: CheckURL passes; the proxy pins or
-		// checks again at connection time.
+		// The first answer is public: CheckURL passes, and the guard keeps
+		// that answer (TestGuardLookupCache has it change).
 		{in: "http://rebind.test/", want: "http://rebind.test/"},
-		{in: "http://rebind.test/", err: ErrForbidden},
+		{in: "http://rebind.test/", want: "http://rebind.test/"},
 	}
 	for _, tt := range tests {
 		u, err := g.CheckURL(testContext(t), tt.in, 0)
@@ -283,5 +283,33 @@ func TestGuardPolicy(t *testing.T) {
 	got := g.Policy()
 	if got.AllowPrivate != p.AllowPrivate || !slices.Equal(got.Allow, p.Allow) {
 		t.Errorf("Policy() = %+v, want %+v", got, p)
+	}
+}
+
+func TestGuardLookupCache(t *testing.T) {
+	r := newFakeResolver()
+	r.set("rebind.test", []string{"8.8.8.8"}, []string{"127.0.0.1"})
+	g := New(Policy{}, r, nil)
+	g.ttl, g.negTTL = 100*time.Millisecond, 50*time.Millisecond
+	ctx := testContext(t)
+	for range 3 {
+		if _, err := g.Resolve(ctx, "rebind.test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Resolve(ctx, "nowhere.test"); !errors.Is(err, ErrDNS) {
+			t.Fatalf("nowhere.test: %v", err)
+		}
+	}
+	if a, b := r.count("rebind.test"), r.count("nowhere.test"); a != 1 || b != 1 {
+		t.Errorf("looked up %d and %d times within the TTL, want 1 and 1", a, b)
+	}
+	time.Sleep(150 * time.Millisecond)
+	// Expired: asked again, and the new answer is checked.
+	if _, err := g.Resolve(ctx, "rebind.test"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("after the TTL: %v, want the new, forbidden answer", err)
+	}
+	g.Resolve(ctx, "nowhere.test")
+	if n := r.count("nowhere.test"); n != 2 {
+		t.Errorf("failure looked up %d times after its TTL, want 2", n)
 	}
 }
