@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	goio "io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,7 +133,8 @@ feed:
 		if len(latencies) == 0 {
 			return 0
 		}
-		return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))].Milliseconds()
+		// Nearest rank: the smallest latency at or above a fraction p.
+		return latencies[max(0, int(math.Ceil(p*float64(len(latencies))))-1)].Milliseconds()
 	}
 	loaded := counts[pipeline.Rendered]
 	fmt.Fprintf(io.Out, "kiln thumb: %d URLs: %d loaded, %d from the cache, %d failed in %.2f s (%.2f pages/s; p50 %d ms, p95 %d ms)\n",
