@@ -90,6 +90,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 			Pages: ps.pages, Guard: ps.guard, Keys: apiKeys,
 			RequireKey: !loopbackOnly(cfg.Listen) && !cfg.Thumbnails.Public,
 			MaxURL:     cfg.Thumbnails.MaxURLLength, QueuePerKey: cfg.Thumbnails.QueuePerKey, TTL: cfg.Thumbnails.TTL,
+			SignedURLTTL: cfg.Thumbnails.SignedURLTTL, Local: loopbackOnly(cfg.Listen),
 		},
 		AST: server.ASTOptions{Enabled: cfg.AST.Enabled, Namespace: cfg.AST.Namespace, SignedURLTTL: cfg.Thumbnails.SignedURLTTL},
 	}, a.pipeline, a.styles, a.metrics, log)

@@ -66,6 +66,8 @@ type Server struct {
 	bufs        sync.Pool // *[]byte for tile bytes
 	staticSlots chan struct{}
 	thumbs      thumbState
+	recent      recentThumbs // the web page's galleries, by key
+	webUI       webUIKey     // the key of the web page's signed URLs without one
 	indexHTML   []byte
 
 	// precomputed header values
@@ -138,6 +140,9 @@ func New(opts Options, p *pipeline.Pipeline, styles []*pipeline.Style, m *metric
 	if opts.Thumbs.Pages != nil {
 		s.handle("GET /thumbnail", "thumbnail", s.thumbnail)
 		s.handle("GET /thumbnail/", "thumbnail_signed", s.signedThumbnail)
+		s.handle("GET /thumbnails/recent", "thumbnails_recent", s.recentList)
+		s.handle("GET /thumbnails/recent/{id}", "thumbnails_recent_image", s.recentImage)
+		s.handle("POST /thumbnails/sign", "thumbnails_sign", s.signThumb)
 	}
 	for _, st := range s.order {
 		if st.URI == "" {

@@ -49,6 +49,11 @@ type ThumbOptions struct {
 	MaxURL      int           // URL length
 	QueuePerKey int           // requests one key may have waiting at once
 	TTL         time.Duration // freshness of thumbnails, for Cache-Control
+	// SignedURLTTL is the lifetime of the web page's signed <img> URLs;
+	// Local: kiln listens on loopback only, so requests without a key are
+	// the local user's (they have a gallery; see gallery.go).
+	SignedURLTTL time.Duration
+	Local        bool
 }
 
 // thumbState is /thumbnail's per-key accounting.
@@ -130,10 +135,19 @@ func (s *Server) signedThumbnail(w http.ResponseWriter, r *http.Request) {
 	s.answerThumb(w, r, sr.KeyID, sr.URL, pipeline.ThumbRequest{Size: size, Format: format, FullPage: sr.FullPage, Priority: renderq.OnDemand}, !sr.AST)
 }
 
-// thumbAuth checks the key of a request, when there must be one (or one
+// thumbAuth is keyAuth, then the key's rate limit and quota.
+func (s *Server) thumbAuth(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id, ok := s.keyAuth(w, r)
+	if !ok || id == "" {
+		return id, ok
+	}
+	return id, s.keyLimits(w, r, id)
+}
+
+// keyAuth checks the key of a request, when there must be one (or one
 // is given): Authorization: Bearer ID:SECRET. It answers the request
 // itself when the key is refused.
-func (s *Server) thumbAuth(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (s *Server) keyAuth(w http.ResponseWriter, r *http.Request) (string, bool) {
 	o := s.opts.Thumbs
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
@@ -158,9 +172,6 @@ func (s *Server) thumbAuth(w http.ResponseWriter, r *http.Request) (string, bool
 			msg = "the key is revoked"
 		}
 		jsonError(w, http.StatusUnauthorized, msg, nil)
-		return "", false
-	}
-	if !s.keyLimits(w, r, id) {
 		return "", false
 	}
 	return id, true
@@ -248,6 +259,7 @@ func (s *Server) answerThumb(w http.ResponseWriter, r *http.Request, keyID, raw 
 	if bill && keyID != "" && o.Keys != nil {
 		o.Keys.Record(r.Context(), keyID, 1, 1)
 	}
+	s.noteRecent(r, keyID, req, t)
 	h := w.Header()
 	h.Set("Content-Type", req.Format.MIME())
 	age := time.Since(t.Entry.CapturedAt)

@@ -1,8 +1,10 @@
 // kiln's web page: a MapLibre GL map of the imported region with a switcher
 // between every raster style the server has and the vector rendering of
 // the styles that have a style.json. The position is kept in the URL hash
-// as #zoom/lat/lon (MapLibre's hash option).
+// as #zoom/lat/lon (MapLibre's hash option). Beside the map, the
+// thumbnail panel (kiln-thumbs.js).
 import * as maplibregl from './vendor/maplibre-gl/maplibre-gl.mjs';
+import { ThumbPanel } from './kiln-thumbs.js';
 
 const osm = '<a href="https://www.openstreetmap.org/copyright">© OpenStreetMap contributors</a>';
 
@@ -68,11 +70,15 @@ class StyleSwitcher {
 }
 
 async function main() {
+  let map = null;
+  // The map gives room to the panel on wide screens.
+  const thumbs = new ThumbPanel({ onLayout: () => map && map.resize() });
   let styles, data = null;
   try {
     styles = await getJSON('/styles.json');
   } catch (e) {
     showError('Could not load the styles: ' + e.message);
+    thumbs.start();
     return;
   }
   try { data = await getJSON('/data/osm.json'); } catch { /* no map data: raster styles only */ }
@@ -82,7 +88,7 @@ async function main() {
   for (const s of styles) {
     if (s.style) choices.push({ key: s.id + ':vector', label: s.id + ' (vector)', style: () => s.style, s });
   }
-  if (choices.length === 0) { showError('This kiln serves no styles.'); return; }
+  if (choices.length === 0) { showError('This kiln serves no styles.'); thumbs.start(); return; }
   // The style comes from the link (?style=), else from the last visit.
   const asked = new URLSearchParams(location.search).get('style');
   const saved = localStorage.getItem('kiln.style');
@@ -90,7 +96,7 @@ async function main() {
     choices.find((c) => c.key === 'default') || choices[0];
 
   const permalink = /^#\d/.test(location.hash); // the map writes a hash of its own at once
-  const map = new maplibregl.Map({
+  map = new maplibregl.Map({
     container: 'map',
     style: first.style(),
     hash: true,
@@ -101,6 +107,7 @@ async function main() {
   });
   window.kilnMap = map; // for tests and the console
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
+  map.addControl(thumbs.control(), 'top-right');
   map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
   map.addControl(new StyleSwitcher(choices, first.key, (c) => {
     localStorage.setItem('kiln.style', c.key);
@@ -114,6 +121,7 @@ async function main() {
   const bounds = (data && data.bounds) || (styles.find((s) => s.center) || {}).bounds;
   if (!permalink && bounds) map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], { animate: false });
   map.on('error', (e) => console.warn('map:', e.error && e.error.message));
+  thumbs.start();
 }
 
 main();
