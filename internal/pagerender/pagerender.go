@@ -132,6 +132,9 @@ var (
 	// ErrFailed: the page could not be loaded or captured (422); the
 	// error says why.
 	ErrFailed = errors.New("page failed")
+	// ErrNoBrowser: Chromium would not start (a missing or broken
+	// install): no page is at fault (503).
+	ErrNoBrowser = errors.New("the page renderer is unavailable")
 )
 
 // PageError is a failed page with its reason.

@@ -301,7 +301,7 @@ func (p *pool) start(ctx context.Context) (*instance, error) {
 	if err != nil {
 		cancelBrowser()
 		cancelAlloc()
-		return nil, fmt.Errorf("starting Chromium (%s): %w", p.binary, err)
+		return nil, fmt.Errorf("%w: starting Chromium (%s): %w", ErrNoBrowser, p.binary, err)
 	}
 	inst := &instance{ctx: bctx, stop: func() { cancelBrowser(); cancelAlloc() }}
 	if b := chromedp.FromContext(bctx).Browser; b != nil {

@@ -249,6 +249,11 @@ func (s *Server) answerThumb(w http.ResponseWriter, r *http.Request, keyID, raw 
 		w.Header().Set("Retry-After", "5") // pages take seconds
 		jsonError(w, http.StatusServiceUnavailable, "the page is being rendered, try again shortly", map[string]string{"url": req.URL})
 		return
+	case errors.Is(err, pagerender.ErrNoBrowser):
+		s.log.Error("thumbnail failed", "url", req.URL, "err", err)
+		w.Header().Set("Retry-After", "60")
+		jsonError(w, http.StatusServiceUnavailable, "the page renderer is unavailable: Chromium does not start (see the server's log)", map[string]string{"url": req.URL})
+		return
 	case errors.Is(err, context.Canceled):
 		return
 	default:

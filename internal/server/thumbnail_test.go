@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -434,5 +435,22 @@ func TestThumbnailInChromium(t *testing.T) {
 	}
 	if n := forbiddenHits.Load(); n != 0 {
 		t.Errorf("the forbidden server was reached %d times", n)
+	}
+}
+
+// A Chromium that does not start is the server's trouble, not the page's:
+// 503, and nothing cached against the page.
+func TestThumbnailWithoutBrowser(t *testing.T) {
+	renderer := pagerender.New(testGuard(), pagerender.Options{Chromium: filepath.Join(t.TempDir(), "no-chromium"), Pages: 1})
+	defer renderer.Close()
+	f := newThumbFixture(t, renderer, nil)
+	for range 2 {
+		w := f.get(t, thumbPath("http://good.test/"))
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+			t.Fatalf("%d %v %s", w.Code, w.Header(), w.Body)
+		}
+		if m := errorBody(t, w); !strings.Contains(m["error"], "Chromium does not start") {
+			t.Errorf("error %q", m["error"])
+		}
 	}
 }
