@@ -72,7 +72,7 @@ func newPagesFixture(t *testing.T, r *pageFake, cfg PagesConfig) *pagesFixture {
 		cfg.Workers = 2
 	}
 	if cfg.Wait == 0 {
-		cfg.Wait = 5 * time.Second
+		cfg.Wait = time.Minute // loads are slow under -race on a busy machine
 	}
 	p := NewPages(store, r, cfg, m, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { p.Close(context.Background()) })
