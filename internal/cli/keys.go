@@ -209,12 +209,9 @@ func signThumbURL(ctx context.Context, store *keys.Store, id, rawURL string, f s
 	if err != nil {
 		return "", usagef("--size: %v", err)
 	}
-	format := strings.ToLower(f.format)
-	if format == "jpg" {
-		format = "jpeg"
-	}
-	if format != "jpeg" && format != "png" && format != "webp" {
-		return "", usagef("--format %q: want png, jpeg or webp", f.format)
+	format, err := pagerender.ParseFormat(f.format)
+	if err != nil {
+		return "", usagef("--format: %v", err)
 	}
 	u, err := netguard.ParseURL(rawURL, maxURL)
 	if err != nil {
@@ -230,7 +227,7 @@ func signThumbURL(ctx context.Context, store *keys.Store, id, rawURL string, f s
 		return "", err
 	}
 	return signedurl.Path(secret, signedurl.Request{KeyID: id, Expires: time.Now().Add(f.ttl), Size: size.String(),
-		FullPage: f.fullPage, URL: u.String(), Format: format}), nil
+		FullPage: f.fullPage, URL: u.String(), Format: format.String()}), nil
 }
 
 // parseInterleaved parses flags mixed with positional arguments, which the

@@ -40,16 +40,9 @@ func thumbCmd(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return usagef("--size: %v", err)
 	}
-	var format imgenc.Format
-	switch strings.ToLower(*formatArg) {
-	case "jpeg", "jpg":
-		format = imgenc.JPEG
-	case "png":
-		format = imgenc.PNG
-	case "webp":
-		format = imgenc.WebP
-	default:
-		return usagef("--format %q: want png, jpeg or webp", *formatArg)
+	format, err := pagerender.ParseFormat(*formatArg)
+	if err != nil {
+		return usagef("--format: %v", err)
 	}
 	if *out == "" {
 		return usagef("-o DIR is required")

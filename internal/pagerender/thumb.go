@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	stdraw "image/draw"
+	"kiln/internal/imgenc"
 	"math"
 	"strconv"
 	"strings"
@@ -41,6 +42,20 @@ func ParseSize(s string) (Size, error) {
 		return Size{}, fmt.Errorf("size %q: want small, large or WxH with sides 1 to %d", s, MaxSide)
 	}
 	return Size{w, h}, nil
+}
+
+// ParseFormat reads a thumbnail format: png, jpeg (or jpg, or nothing:
+// the default) or webp, any case. It is imgenc's list without png8, which
+// suits maps, not photographs of pages.
+func ParseFormat(s string) (imgenc.Format, error) {
+	if s == "" {
+		return imgenc.JPEG, nil
+	}
+	f, err := imgenc.ParseFormat(s)
+	if err != nil || f == imgenc.PNG8 {
+		return 0, fmt.Errorf("format %q: want png, jpeg or webp", s)
+	}
+	return f, nil
 }
 
 // Thumbnail scales a page capture to width s.W keeping its aspect, then

@@ -25,7 +25,6 @@ import (
 	"kiln/internal/netguard"
 	"kiln/internal/pagerender"
 	"kiln/internal/pipeline"
-	"kiln/internal/renderq"
 	"kiln/internal/signedurl"
 )
 
@@ -135,18 +134,13 @@ func (s *Server) recentImage(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusNotFound, "no such thumbnail in this key's recent ones", nil)
 		return
 	}
-	size, err := pagerender.ParseSize(e.Size)
-	if err != nil {
-		jsonError(w, http.StatusInternalServerError, err.Error(), nil)
-		return
-	}
-	format, err := thumbFormat(e.Format)
+	req, err := thumbRequest(e.Size, e.Format, e.FullPage)
 	if err != nil {
 		jsonError(w, http.StatusInternalServerError, err.Error(), nil)
 		return
 	}
 	w.Header().Set("Vary", "Authorization")
-	s.answerThumb(w, r, keyID, e.URL, pipeline.ThumbRequest{Size: size, Format: format, FullPage: e.FullPage, Priority: renderq.OnDemand}, false)
+	s.answerThumb(w, r, keyID, e.URL, req, false)
 }
 
 // signRequest is the body of POST /thumbnails/sign.
@@ -191,7 +185,7 @@ func (s *Server) signThumb(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
-	format, err := thumbFormat(body.Format)
+	format, err := pagerender.ParseFormat(body.Format)
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error(), nil)
 		return

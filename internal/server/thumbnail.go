@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"kiln/internal/imgenc"
 	"kiln/internal/keys"
 	"kiln/internal/netguard"
 	"kiln/internal/pagerender"
@@ -82,17 +81,12 @@ func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	size, err := pagerender.ParseSize(q.Get("size"))
+	req, err := thumbRequest(q.Get("size"), q.Get("format"), truthy(q.Get("full_page")))
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
-	format, err := thumbFormat(q.Get("format"))
-	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error(), nil)
-		return
-	}
-	req := pipeline.ThumbRequest{Size: size, Format: format, FullPage: truthy(q.Get("full_page")), Refresh: truthy(q.Get("refresh")), Priority: renderq.OnDemand}
+	req.Refresh = truthy(q.Get("refresh"))
 	s.answerThumb(w, r, keyID, q.Get("url"), req, true)
 }
 
@@ -122,17 +116,12 @@ func (s *Server) signedThumbnail(w http.ResponseWriter, r *http.Request) {
 	if !sr.AST && !s.keyLimits(w, r, sr.KeyID) {
 		return
 	}
-	size, err := pagerender.ParseSize(sr.Size)
+	req, err := thumbRequest(sr.Size, sr.Format, sr.FullPage)
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
-	format, err := thumbFormat(sr.Format)
-	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error(), nil)
-		return
-	}
-	s.answerThumb(w, r, sr.KeyID, sr.URL, pipeline.ThumbRequest{Size: size, Format: format, FullPage: sr.FullPage, Priority: renderq.OnDemand}, !sr.AST)
+	s.answerThumb(w, r, sr.KeyID, sr.URL, req, !sr.AST)
 }
 
 // thumbAuth is keyAuth, then the key's rate limit and quota.
@@ -306,16 +295,18 @@ func (s *Server) thumbDone(keyID string) {
 	}
 }
 
-func thumbFormat(s string) (imgenc.Format, error) {
-	switch strings.ToLower(s) {
-	case "", "jpeg", "jpg":
-		return imgenc.JPEG, nil
-	case "png":
-		return imgenc.PNG, nil
-	case "webp":
-		return imgenc.WebP, nil
+// thumbRequest is an on-demand request for a thumbnail of the size and
+// format named.
+func thumbRequest(size, format string, fullPage bool) (pipeline.ThumbRequest, error) {
+	sz, err := pagerender.ParseSize(size)
+	if err != nil {
+		return pipeline.ThumbRequest{}, err
 	}
-	return 0, errors.New("format " + strconv.Quote(s) + ": want png, jpeg or webp")
+	f, err := pagerender.ParseFormat(format)
+	if err != nil {
+		return pipeline.ThumbRequest{}, err
+	}
+	return pipeline.ThumbRequest{Size: sz, Format: f, FullPage: fullPage, Priority: renderq.OnDemand}, nil
 }
 
 func truthy(s string) bool {
