@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -66,15 +67,7 @@ func ResponseXML(ns, requestID string, results []Result) []byte {
 	escape(&b, ns)
 	b.WriteString("\">\n")
 	for _, r := range results {
-		b.WriteString("    <aws:Response>\n        <aws:OperationRequest>\n            <aws:RequestId>")
-		escape(&b, requestID)
-		b.WriteString("</aws:RequestId>\n        </aws:OperationRequest>\n        <aws:ThumbnailResult>\n            ")
-		thumbnail(&b, "aws", r)
-		b.WriteString("\n            <aws:RequestUrl>")
-		escape(&b, r.RequestURL)
-		b.WriteString("</aws:RequestUrl>\n        </aws:ThumbnailResult>\n        ")
-		status(&b, "aws", "        ", "    ", r)
-		b.WriteString("\n    </aws:Response>\n")
+		response(&b, "<aws:Response>", "    ", 1, "aws", requestID, r)
 	}
 	b.WriteString("</aws:ThumbnailResponse>\n")
 	return b.Bytes()
@@ -91,18 +84,27 @@ func SOAPResponseXML(requestID string, results []Result) []byte {
 	b.WriteString(`<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + SOAPEnvelope + "\">\n <SOAP-ENV:Body>\n")
 	b.WriteString(`  <m:ThumbnailResponse xmlns:m="` + Namespace + "\">\n")
 	for _, r := range results {
-		b.WriteString(`   <aws:Response xmlns:aws="` + Namespace + "\">\n    <aws:OperationRequest>\n     <aws:RequestId>")
-		escape(&b, requestID)
-		b.WriteString("</aws:RequestId>\n    </aws:OperationRequest>\n    <aws:ThumbnailResult>\n     ")
-		thumbnail(&b, "aws", r)
-		b.WriteString("\n     <aws:RequestUrl>")
-		escape(&b, r.RequestURL)
-		b.WriteString("</aws:RequestUrl>\n    </aws:ThumbnailResult>\n    ")
-		status(&b, "m", "    ", " ", r)
-		b.WriteString("\n   </aws:Response>\n")
+		response(&b, `<aws:Response xmlns:aws="`+Namespace+`">`, " ", 3, "m", requestID, r)
 	}
 	b.WriteString("  </m:ThumbnailResponse>\n </SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n")
 	return b.Bytes()
+}
+
+// response writes one aws:Response, opened by open, at nesting level
+// level of the indentation unit unit; its ResponseStatus has the prefix
+// statusPrefix. REST and SOAP answers differ only in these.
+func response(b *bytes.Buffer, open, unit string, level int, statusPrefix, requestID string, r Result) {
+	in0, in1 := strings.Repeat(unit, level), strings.Repeat(unit, level+1)
+	in2 := in1 + unit
+	b.WriteString(in0 + open + "\n" + in1 + "<aws:OperationRequest>\n" + in2 + "<aws:RequestId>")
+	escape(b, requestID)
+	b.WriteString("</aws:RequestId>\n" + in1 + "</aws:OperationRequest>\n" + in1 + "<aws:ThumbnailResult>\n" + in2)
+	thumbnail(b, "aws", r)
+	b.WriteString("\n" + in2 + "<aws:RequestUrl>")
+	escape(b, r.RequestURL)
+	b.WriteString("</aws:RequestUrl>\n" + in1 + "</aws:ThumbnailResult>\n" + in1)
+	status(b, statusPrefix, in1, unit, r)
+	b.WriteString("\n" + in0 + "</aws:Response>\n")
 }
 
 // FaultXML is a SOAP 1.1 fault: faultcode SOAP-ENV:Client.<Code> (or
