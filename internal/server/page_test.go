@@ -3,13 +3,11 @@ package server
 import (
 	"bytes"
 	"image/png"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,39 +16,12 @@ import (
 	"kiln/internal/browsertest"
 )
 
-// tileLog notes the paths the page asks for.
-type tileLog struct {
-	mu    sync.Mutex
-	paths []string
-}
-
-func (l *tileLog) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l.mu.Lock()
-		l.paths = append(l.paths, r.URL.Path)
-		l.mu.Unlock()
-		h.ServeHTTP(w, r)
-	})
-}
-
-func (l *tileLog) count(prefix string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, p := range l.paths {
-		if strings.HasPrefix(p, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 // TestPageInChromium loads the web page in the real Chromium and checks
 // that the map showed tiles of the data's region, with the OSM credit,
 // the position in the hash and a working style switcher.
 func TestPageInChromium(t *testing.T) {
 	f := newFixture(t, withSampleData(t))
-	log := &tileLog{}
+	log := &requestLog{} // gallery_page_test.go
 	ts := httptest.NewServer(log.wrap(f.srv))
 	defer ts.Close()
 	ctx := browsertest.New(t, 2*time.Minute)
@@ -62,8 +33,8 @@ func TestPageInChromium(t *testing.T) {
 	); err != nil {
 		t.Fatalf("the map did not load: %v", err)
 	}
-	if n := log.count("/styles/debug/"); n == 0 {
-		t.Fatalf("no debug tiles asked for; requests: %v", log.paths)
+	if n := log.count("GET /styles/debug/"); n == 0 {
+		t.Fatalf("no debug tiles asked for; requests: %v", log.urls)
 	}
 	hash, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
 	if err != nil {
@@ -98,8 +69,8 @@ func TestPageInChromium(t *testing.T) {
 	); err != nil {
 		t.Fatalf("vector style: %v", err)
 	}
-	if log.count("/data/osm/14/") == 0 || log.count("/fonts/Noto%20Sans")+log.count("/fonts/Noto Sans") == 0 {
-		t.Errorf("no vector tiles or glyphs asked for: %v", log.paths)
+	if log.count("GET /data/osm/14/") == 0 || log.count("GET /fonts/Noto%20Sans")+log.count("GET /fonts/Noto Sans") == 0 {
+		t.Errorf("no vector tiles or glyphs asked for: %v", log.urls)
 	}
 	if shot, err = chromedp.Run(ctx, chromedp.CaptureScreenshot()); err != nil {
 		t.Fatal(err)
@@ -113,14 +84,14 @@ func TestPageInChromium(t *testing.T) {
 	}
 
 	// The switcher changes the style, and the page remembers it.
-	before := log.count("/styles/jpg/")
+	before := log.count("GET /styles/jpg/")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`input[value="jpg"]`)),
 		chromedp.Poll[chromedp.Void](loaded, chromedp.WithPollingTimeout(time.Minute)),
 	); err != nil {
 		t.Fatalf("switching styles: %v", err)
 	}
-	if log.count("/styles/jpg/") == before {
+	if log.count("GET /styles/jpg/") == before {
 		t.Error("no jpg tiles after switching to jpg")
 	}
 
