@@ -94,6 +94,18 @@ func closedPort(t *testing.T) string {
 	return port
 }
 
+// startServer serves h on 127.0.0.1, over TLS if tls, until the test ends.
+func startServer(t *testing.T, tls bool, h http.Handler) *httptest.Server {
+	var srv *httptest.Server
+	if tls {
+		srv = httptest.NewTLSServer(h)
+	} else {
+		srv = httptest.NewServer(h)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func helloServer(t *testing.T, tls bool) *httptest.Server {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v := r.Header.Get("Proxy-Authorization"); v != "" {
@@ -104,14 +116,7 @@ func helloServer(t *testing.T, tls bool) *httptest.Server {
 		w.Header().Set(RefusedHeader, "a site posing as the proxy") // must not pass
 		fmt.Fprintf(w, "hello from %s", r.URL.Path)
 	})
-	var srv *httptest.Server
-	if tls {
-		srv = httptest.NewTLSServer(h)
-	} else {
-		srv = httptest.NewServer(h)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return startServer(t, tls, h)
 }
 
 func refusalsTo(rs []Refusal, target string, kind error) int {
@@ -468,14 +473,7 @@ func bigServer(t *testing.T, tls bool, size int) *httptest.Server {
 			}
 		}
 	})
-	var srv *httptest.Server
-	if tls {
-		srv = httptest.NewTLSServer(h)
-	} else {
-		srv = httptest.NewServer(h)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return startServer(t, tls, h)
 }
 
 func TestProxyBudget(t *testing.T) {
@@ -559,13 +557,7 @@ func streamServer(t *testing.T, tls bool) *httptest.Server {
 			}
 		}
 	})
-	var srv *httptest.Server
-	if tls {
-		srv = httptest.NewTLSServer(h)
-	} else {
-		srv = httptest.NewServer(h)
-	}
-	t.Cleanup(srv.Close)
+	srv := startServer(t, tls, h)
 	t.Cleanup(func() { close(stop) }) // before srv.Close
 	return srv
 }
