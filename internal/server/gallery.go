@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"kiln/internal/keys"
-	"kiln/internal/netguard"
 	"kiln/internal/pagerender"
 	"kiln/internal/pipeline"
 	"kiln/internal/signedurl"
@@ -195,23 +194,11 @@ func (s *Server) signThumb(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, "the url is missing", nil)
 		return
 	}
-	u, err := netguard.ParseURL(body.URL, o.MaxURL)
-	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error(), map[string]string{"url": truncate(body.URL, 200)})
+	u, ok := s.checkPageURL(w, r, body.URL)
+	if !ok {
 		return
 	}
 	page := u.String()
-	if _, err := o.Guard.CheckURL(r.Context(), page, o.MaxURL); err != nil {
-		switch {
-		case errors.Is(err, netguard.ErrForbidden):
-			jsonError(w, http.StatusForbidden, err.Error(), map[string]string{"url": page, "kind": "forbidden"})
-		case errors.Is(err, netguard.ErrDNS):
-			jsonError(w, http.StatusUnprocessableEntity, err.Error(), map[string]string{"url": page, "kind": "dns"})
-		default:
-			jsonError(w, http.StatusBadRequest, err.Error(), map[string]string{"url": page})
-		}
-		return
-	}
 	var secret []byte
 	if keyID != "" {
 		_, secret, err = o.Keys.Secret(r.Context(), keyID)

@@ -199,25 +199,11 @@ func (s *Server) answerThumb(w http.ResponseWriter, r *http.Request, keyID, raw 
 		jsonError(w, http.StatusBadRequest, "the url parameter is missing", nil)
 		return
 	}
-	u, err := netguard.ParseURL(raw, o.MaxURL)
-	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error(), map[string]string{"url": truncate(raw, 200)})
+	u, ok := s.checkPageURL(w, r, raw)
+	if !ok {
 		return
 	}
 	req.URL = u.String()
-	// A forbidden address or a name that does not resolve is answered at
-	// once, before anything is queued.
-	if _, err := o.Guard.CheckURL(r.Context(), req.URL, o.MaxURL); err != nil {
-		switch {
-		case errors.Is(err, netguard.ErrForbidden):
-			jsonError(w, http.StatusForbidden, err.Error(), map[string]string{"url": req.URL, "kind": "forbidden"})
-		case errors.Is(err, netguard.ErrDNS):
-			jsonError(w, http.StatusUnprocessableEntity, err.Error(), map[string]string{"url": req.URL, "kind": "dns"})
-		default:
-			jsonError(w, http.StatusBadRequest, err.Error(), map[string]string{"url": req.URL})
-		}
-		return
-	}
 	if !s.thumbSlot(keyID) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.pipeline.RetryAfter().Seconds())))
 		jsonError(w, http.StatusTooManyRequests, "too many pages queued for this key", nil)
@@ -274,6 +260,31 @@ func (s *Server) answerThumb(w http.ResponseWriter, r *http.Request, keyID, raw 
 	}
 	h.Set("Content-Length", strconv.Itoa(len(t.Data)))
 	w.Write(t.Data)
+}
+
+// checkPageURL reads a page URL and checks where it leads (netguard): a
+// forbidden address or a name that does not resolve is answered at once,
+// before anything is queued. It answers the request itself when the URL
+// is refused.
+func (s *Server) checkPageURL(w http.ResponseWriter, r *http.Request, raw string) (*url.URL, bool) {
+	o := s.opts.Thumbs
+	u, err := o.Guard.CheckURL(r.Context(), raw, o.MaxURL)
+	if err == nil {
+		return u, true
+	}
+	shown := truncate(raw, 200)
+	if p, perr := netguard.ParseURL(raw, o.MaxURL); perr == nil {
+		shown = p.String() // the page as kiln reads it
+	}
+	switch {
+	case errors.Is(err, netguard.ErrForbidden):
+		jsonError(w, http.StatusForbidden, err.Error(), map[string]string{"url": shown, "kind": "forbidden"})
+	case errors.Is(err, netguard.ErrDNS):
+		jsonError(w, http.StatusUnprocessableEntity, err.Error(), map[string]string{"url": shown, "kind": "dns"})
+	default:
+		jsonError(w, http.StatusBadRequest, err.Error(), map[string]string{"url": shown})
+	}
+	return nil, false
 }
 
 // thumbSlot counts a request of a key, refusing one past QueuePerKey.
