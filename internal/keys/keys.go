@@ -142,7 +142,6 @@ type Store struct {
 	lookup *sql.Stmt // the per-request queries
 	quota  *sql.Stmt
 	aead   cipher.AEAD
-	derive []byte // root of DerivedKey, itself derived from the master key
 	def    Limits
 	now    func() time.Time // the clock; tests move it across months
 
@@ -282,7 +281,6 @@ func (s *Store) init(ctx context.Context, dataDir, dbPath string) error {
 	if s.aead, err = cipher.NewGCM(block); err != nil {
 		return err
 	}
-	s.derive = derive(master, "kiln keys: derived keys")
 	clear(master)
 	if s.lookup, err = s.db.PrepareContext(ctx, `SELECT name, created, revoked, secret, ast, rate, burst, quota FROM api_keys WHERE id = ?`); err != nil {
 		return fmt.Errorf("key database %s: %w", dbPath, err)
@@ -374,14 +372,6 @@ func derive(master []byte, label string) []byte {
 	m := hmac.New(sha256.New, master)
 	m.Write([]byte(label))
 	return m.Sum(nil)
-}
-
-// DerivedKey returns a 32-byte key for purpose, derived from the master key:
-// stable across restarts, different for every purpose, and useless for
-// decrypting the stored secrets. For signing what the server hands out
-// itself, e.g. expiring image URLs.
-func (s *Store) DerivedKey(purpose string) []byte {
-	return derive(s.derive, purpose)
 }
 
 // Close flushes the usage counts and closes the database.

@@ -386,12 +386,6 @@ func TestTwoStores(t *testing.T) {
 	if server.Allow(k.ID) {
 		t.Error("revoked key allowed")
 	}
-	if a, b := server.DerivedKey("ast image urls"), admin.DerivedKey("ast image urls"); !bytes.Equal(a, b) || len(a) != 32 {
-		t.Error("stores on one directory derive different keys")
-	}
-	if bytes.Equal(server.DerivedKey("a"), server.DerivedKey("b")) {
-		t.Error("DerivedKey ignores the purpose")
-	}
 }
 
 func TestUsageAcrossMonths(t *testing.T) {

@@ -124,9 +124,6 @@ func (g *Guard) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
 	}
 }
 
-// Policy returns the guard's policy.
-func (g *Guard) Policy() Policy { return g.policy }
-
 // Resolve returns host's addresses if every one of them may be reached. A
 // name with any forbidden address is refused whole: a rebinding name that
 // answers both public and private addresses is refused, not half used.

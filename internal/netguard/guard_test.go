@@ -277,15 +277,6 @@ func TestGuardCheckURL(t *testing.T) {
 	}
 }
 
-func TestGuardPolicy(t *testing.T) {
-	p := Policy{AllowPrivate: true, Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
-	g := New(p, nil, nil)
-	got := g.Policy()
-	if got.AllowPrivate != p.AllowPrivate || !slices.Equal(got.Allow, p.Allow) {
-		t.Errorf("Policy() = %+v, want %+v", got, p)
-	}
-}
-
 func TestGuardLookupCache(t *testing.T) {
 	r := newFakeResolver()
 	r.set("rebind.test", []string{"8.8.8.8"}, []string{"127.0.0.1"})

@@ -191,13 +191,6 @@ func (p *Pages) cacheResult(result string) {
 	p.metrics.CacheRequests.WithLabelValues("thumbnail", result).Inc()
 }
 
-// Queue loads a page at priority prio without waiting (kiln thumb, AST's
-// Exists="false" answers).
-func (p *Pages) Queue(url string, fullPage bool, prio renderq.Priority) error {
-	_, err := p.submit(thumbstore.Key{URL: url, FullPage: fullPage}, prio)
-	return err
-}
-
 func (p *Pages) submit(key thumbstore.Key, prio renderq.Priority) (*renderq.Ticket[thumbstore.Entry], error) {
 	return p.queue.Submit(key.ID(), prio, func(ctx context.Context) (thumbstore.Entry, error) {
 		return p.load(ctx, key)
