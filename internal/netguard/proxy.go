@@ -58,7 +58,8 @@ type Session struct {
 
 	bytes    atomic.Int64
 	requests atomic.Int64
-	over     atomic.Bool
+	over     chan struct{} // closed when the page exceeds its budget
+	overOnce sync.Once
 
 	mu      sync.Mutex
 	hosts   map[string]hostResult // resolved once per session: pinned
@@ -95,6 +96,7 @@ func (g *Guard) NewSession(opts SessionOptions) (*Session, error) {
 	s := &Session{
 		g: g, opts: opts, ln: ln, ctx: ctx, cancel: cancel,
 		conns:   make(chan struct{}, opts.MaxConns),
+		over:    make(chan struct{}),
 		hosts:   map[string]hostResult{},
 		tunnels: map[net.Conn]struct{}{},
 	}
@@ -162,9 +164,22 @@ func (s *Session) Stats() Stats {
 	return Stats{
 		Requests:       int(s.requests.Load()),
 		Bytes:          s.bytes.Load(),
-		BudgetExceeded: s.over.Load(),
+		BudgetExceeded: s.exceeded(),
 		Blocked:        append([]Refusal(nil), s.blocked...),
 		Failed:         append([]Refusal(nil), s.failed...),
+	}
+}
+
+// Exceeded is closed when the page has downloaded more than its budget
+// and the proxy has cut it off.
+func (s *Session) Exceeded() <-chan struct{} { return s.over }
+
+func (s *Session) exceeded() bool {
+	select {
+	case <-s.over:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -195,7 +210,7 @@ func (s *Session) serve(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusBadRequest, "kiln's page proxy takes absolute http URLs and CONNECT only")
 		return
 	}
-	if s.over.Load() {
+	if s.exceeded() {
 		s.refuse(w, http.StatusForbidden, "the page exceeded its download budget")
 		return
 	}
@@ -282,7 +297,7 @@ func (s *Session) dial(ctx context.Context, network, hostport string) (net.Conn,
 
 // tunnel answers CONNECT: a byte pipe to a checked address.
 func (s *Session) tunnel(w http.ResponseWriter, r *http.Request) {
-	if s.over.Load() {
+	if s.exceeded() {
 		s.refuse(w, http.StatusForbidden, "the page exceeded its download budget")
 		return
 	}
@@ -384,12 +399,12 @@ type meteredReader struct {
 }
 
 func (m *meteredReader) Read(p []byte) (int, error) {
-	if m.s.over.Load() {
+	if m.s.exceeded() {
 		return 0, errBudget
 	}
 	n, err := m.r.Read(p)
 	if m.s.bytes.Add(int64(n)) > m.s.opts.MaxBytes {
-		m.s.over.Store(true)
+		m.s.overOnce.Do(func() { close(m.s.over) })
 		return n, errBudget
 	}
 	return n, err

@@ -391,8 +391,6 @@ func (r *Renderer) load(ctx, tab context.Context, sess *netguard.Session, u *url
 	deadline, _ := ctx.Deadline()
 	loadBy := time.NewTimer(max(time.Until(deadline)-captureSlack, 0))
 	defer loadBy.Stop()
-	budget := time.NewTicker(100 * time.Millisecond)
-	defer budget.Stop()
 	partial := false
 wait:
 	for {
@@ -410,10 +408,8 @@ wait:
 				}
 				return nil, failed("timeout", "%s did not load within %v", u, r.opts.Timeout)
 			}
-		case <-budget.C:
-			if sess.Stats().BudgetExceeded {
-				return nil, r.documentError(u, sess, st)
-			}
+		case <-sess.Exceeded():
+			return nil, r.documentError(u, sess, st)
 		case <-tab.Done():
 			return nil, r.timeoutOr(ctx, u, fmt.Errorf("loading: the tab closed: %w", context.Cause(tab)))
 		}
@@ -436,6 +432,8 @@ wait:
 			}
 			select {
 			case <-tick.C:
+			case <-sess.Exceeded():
+				return nil, r.documentError(u, sess, st)
 			case <-tab.Done():
 				return nil, r.timeoutOr(ctx, u, fmt.Errorf("settling: the tab closed: %w", context.Cause(tab)))
 			}
