@@ -490,6 +490,11 @@ func TestProxyBudget(t *testing.T) {
 		t.Errorf("status %d", resp.StatusCode)
 	}
 	st := s.Stats()
+	select {
+	case <-s.Exceeded():
+	default:
+		t.Error("Exceeded() not closed")
+	}
 	if !st.BudgetExceeded {
 		t.Error("BudgetExceeded is false")
 	}
