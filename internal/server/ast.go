@@ -210,20 +210,16 @@ func (s *Server) astCall(w http.ResponseWriter, r *http.Request, req *ast.Reques
 	base := s.baseURL(r)
 	expires := astExpiry(now, s.opts.AST.SignedURLTTL)
 	results := make([]ast.Result, len(req.Items))
-	if len(req.Items) == 1 {
-		results[0] = s.astItem(ctx, req.Items[0], key.ID, secret, base, expires)
-	} else {
-		var wg sync.WaitGroup
-		slots := make(chan struct{}, astParallel)
-		for i, it := range req.Items {
-			slots <- struct{}{}
-			wg.Go(func() {
-				results[i] = s.astItem(ctx, it, key.ID, secret, base, expires)
-				<-slots
-			})
-		}
-		wg.Wait()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, astParallel)
+	for i, it := range req.Items {
+		slots <- struct{}{}
+		wg.Go(func() {
+			results[i] = s.astItem(ctx, it, key.ID, secret, base, expires)
+			<-slots
+		})
 	}
+	wg.Wait()
 	// A call for one URL fails as a whole; in a batch, each item on its own.
 	if len(results) == 1 && results[0].Err != nil {
 		o.Keys.Record(ctx, key.ID, 1, 0)
