@@ -145,11 +145,6 @@ func TestParseQuery(t *testing.T) {
 		return v
 	}
 	const creds = "&AWSAccessKeyId=AKK&Timestamp=2006-01-01T00:00:00Z&Signature=sig"
-	type item struct {
-		URL, Param string
-		Size       Size
-		Code       string // of the item's error
-	}
 	for _, tc := range []struct {
 		name   string
 		query  string
@@ -222,15 +217,7 @@ func TestParseQuery(t *testing.T) {
 			if r.Err != nil {
 				t.Fatal(r.Err)
 			}
-			var got []item
-			for _, it := range r.Items {
-				code := ""
-				if it.Err != nil {
-					code = it.Err.Code
-				}
-				got = append(got, item{it.URL, it.Param, it.Size, code})
-			}
-			if !reflect.DeepEqual(got, tc.items) {
+			if got := items(r); !reflect.DeepEqual(got, tc.items) {
 				t.Errorf("items %+v\nwant %+v", got, tc.items)
 			}
 		})
@@ -290,3 +277,24 @@ func readFile(t *testing.T, name string) []byte {
 }
 
 func readTestdata(name string) ([]byte, error) { return os.ReadFile("testdata/" + name) }
+
+// item is one item of a parsed request, as the tests compare it.
+type item struct {
+	URL, Param string
+	Size       Size
+	Code       string // of the item's error
+}
+
+// items is what a parsed request asks for, item by item, with each
+// item's error code.
+func items(r *Request) []item {
+	var got []item
+	for _, it := range r.Items {
+		code := ""
+		if it.Err != nil {
+			code = it.Err.Code
+		}
+		got = append(got, item{it.URL, it.Param, it.Size, code})
+	}
+	return got
+}

@@ -37,11 +37,6 @@ func TestParseSOAPGuide(t *testing.T) {
 func TestParseSOAP(t *testing.T) {
 	const ns = `xmlns:m="http://ast.amazonaws.com/doc/2006-05-15/"`
 	const creds = `<m:Signature>sig</m:Signature><m:Timestamp>2006-01-01T00:00:00Z</m:Timestamp><m:AWSAccessKeyId>AKK</m:AWSAccessKeyId>`
-	type item struct {
-		URL, Param string
-		Size       Size
-		Code       string
-	}
 	many := ""
 	for i := range 21 {
 		many += fmt.Sprintf("<m:Request><m:Url>u%d</m:Url></m:Request>", i)
@@ -97,15 +92,7 @@ func TestParseSOAP(t *testing.T) {
 				}
 				return
 			}
-			var got []item
-			for _, it := range r.Items {
-				code := ""
-				if it.Err != nil {
-					code = it.Err.Code
-				}
-				got = append(got, item{it.URL, it.Param, it.Size, code})
-			}
-			if !reflect.DeepEqual(got, tc.items) {
+			if got := items(r); !reflect.DeepEqual(got, tc.items) {
 				t.Errorf("items %+v\nwant %+v", got, tc.items)
 			}
 		})
