@@ -23,6 +23,7 @@
 #      CACHED_N=500 CACHED_C=1  CLI=0|1 (also kiln thumb, the CLI, per C)
 #      KILN_DNS=system|fastfail  PEER_DNS=fastfail|system (the peer's DNS knob)
 #      KILN_FLAGS="" (extra Chromium flags for kiln: [thumbnails] chromium_flags)
+#      KILN_CHROMIUM="" (kiln's browser: [thumbnails] chromium; "": kiln's default)
 # DNS: the pages name ~200 outside hosts, which do not resolve here. The peer
 # by default maps every host but 127.0.0.1 to NOTFOUND inside Chromium
 # (--fastfail-dns). kiln resolves every host itself in its page proxy, through
@@ -37,6 +38,7 @@ PORT="${PORT:-8094}"; PAGES_PORT="${PAGES_PORT:-8089}"; OUT="${OUT:-/tmp/kiln-be
 PAGES="${PAGES:-../shared/data/pages}"; PEER_DIR="${PEER_DIR:-../shared/peers/thumbs}"
 CACHED_N="${CACHED_N:-500}"; CACHED_C="${CACHED_C:-1}"; CLI="${CLI:-0}"
 KILN_DNS="${KILN_DNS:-system}"; PEER_DNS="${PEER_DNS:-fastfail}"; KILN_FLAGS="${KILN_FLAGS:-}"
+KILN_CHROMIUM="${KILN_CHROMIUM:-}"
 # toml_flags: KILN_FLAGS as a TOML array
 toml_flags() { printf '['; sep=; for f in $KILN_FLAGS; do printf '%s"%s"' "$sep" "$f"; sep=', '; done; printf ']'; }
 
@@ -113,7 +115,10 @@ if [ "$PEER" = 1 ] && [ "$(cd "$PEER_DIR/../../data/pages" 2>/dev/null && pwd)" 
   echo "# note: the peer reads its page list from $PEER_DIR/../../data/pages, not $PAGES"
 fi
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg), $(/usr/bin/chromium --version 2>/dev/null), kiln $("$OUT/kiln" version 2>/dev/null | head -1)"
+# kiln's browser: KILN_CHROMIUM, else kiln's default (the headless shell
+# where it is installed); the peer's: /usr/bin/chromium.
+KILN_BROWSER="${KILN_CHROMIUM:-$([ -x /usr/bin/chromium-headless-shell ] && echo /usr/bin/chromium-headless-shell || echo /usr/bin/chromium)}"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg), $(/usr/bin/chromium --version 2>/dev/null), kiln $("$OUT/kiln" version 2>/dev/null | head -1) with $KILN_BROWSER"
 echo "# pages: $(wc -l <"$OUT/pages.txt") saved pages from $PAGES on $BASE; kiln on 127.0.0.1:$PORT, DNS $KILN_DNS${KILN_FLAGS:+, Chromium flags $KILN_FLAGS}; peer: $([ "$PEER" = 1 ] && echo "$PEER_DIR/bench.sh, DNS $PEER_DNS" || echo none); CONCS=\"$CONCS\" ROUNDS=$ROUNDS"
 
 # line NAME JSON-FILE ROW-FILE: one result line of a kiln or peer summary;
@@ -157,6 +162,7 @@ allow = ["127.0.0.1/32"]
 pages = $2
 timeout = "15s"
 chromium_flags = $(toml_flags)
+${KILN_CHROMIUM:+chromium = \"$KILN_CHROMIUM\"}
 EOF
   if [ "$KILN_DNS" = fastfail ]; then
     # unshare and sh exec: $! is kiln's own pid.

@@ -66,9 +66,11 @@ ensure_go() {
   go version >&2
 }
 
-# Packages kiln runs with: Chromium renders web page thumbnails, with the
-# Noto fonts (CJK too) so that pages in any script render.
-RUN_PACKAGES=(chromium fonts-noto-core fonts-noto-cjk)
+# Packages kiln runs with: Chromium renders web page thumbnails (the
+# headless shell, Chromium's build for automation, at well under half the
+# CPU per page; chromium itself for the web page tests and as the fallback),
+# with the Noto fonts (CJK too) so that pages in any script render.
+RUN_PACKAGES=(chromium chromium-headless-shell fonts-noto-core fonts-noto-cjk)
 
 # Packages the test suite drives for real: Apache with mod_tile and renderd
 # (byte compatibility of the metatile cache, both ways), and PostgreSQL 15

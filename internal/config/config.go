@@ -79,7 +79,7 @@ type Thumbnails struct {
 	TTL                  time.Duration `toml:"ttl"`                    // how long a thumbnail is fresh
 	NegativeTTL          time.Duration `toml:"negative_ttl"`           // how long a failed page is not tried again
 	Wait                 time.Duration `toml:"wait"`                   // how long a request waits for a page before 503
-	Chromium             string        `toml:"chromium"`               // browser binary
+	Chromium             string        `toml:"chromium"`               // browser binary; "": chromium-headless-shell if installed, else chromium
 	ChromiumFlags        []string      `toml:"chromium_flags"`         // extra flags
 	Pages                int           `toml:"pages"`                  // pages loaded at once; 0: from cores and memory
 	RecycleAfter         int           `toml:"recycle_after"`          // pages per browser before it is restarted
@@ -137,7 +137,7 @@ func Default() *Config {
 		HTTP: HTTP{CacheMaxAge: 3 * time.Hour, StaleMaxAge: 15 * time.Minute, CORS: "*", StaticMaxSize: 2048},
 		Thumbnails: Thumbnails{
 			Timeout: 30 * time.Second, TTL: 24 * time.Hour, NegativeTTL: 10 * time.Minute,
-			Wait: 45 * time.Second, Chromium: "/usr/bin/chromium", RecycleAfter: 200,
+			Wait: 45 * time.Second, RecycleAfter: 200,
 			MaxPageBytes: 32 << 20, MaxURLLength: 2048, QueuePerKey: 64, Sizes: []string{"small", "large"},
 			Rate: 10, Burst: 40, SignedURLTTL: 24 * time.Hour,
 		},
@@ -319,9 +319,6 @@ func (c *Config) Validate() error {
 				bad("thumbnails.allow", "%q is not an IP address or CIDR prefix", a)
 			}
 		}
-	}
-	if t.Chromium == "" {
-		bad("thumbnails.chromium", "empty")
 	}
 	if t.Pages < 0 || t.Pages > 64 {
 		bad("thumbnails.pages", "%d is not between 0 (from cores and memory) and 64", t.Pages)

@@ -43,7 +43,7 @@ import (
 
 // Options configure the renderer. Zero values take the defaults.
 type Options struct {
-	Chromium     string        // browser binary; /usr/bin/chromium
+	Chromium     string        // browser binary; "": DefaultChromium()
 	Flags        []string      // extra Chromium flags, "--name[=value]"
 	Pages        int           // pages rendered at once; DefaultPages()
 	RecycleAfter int           // pages per browser before it is replaced; 200
@@ -68,7 +68,7 @@ type Renderer struct {
 // New returns a renderer whose pages reach the network through guard.
 func New(guard *netguard.Guard, opts Options) *Renderer {
 	if opts.Chromium == "" {
-		opts.Chromium = "/usr/bin/chromium"
+		opts.Chromium = DefaultChromium()
 	}
 	if opts.Pages <= 0 {
 		opts.Pages = DefaultPages()
