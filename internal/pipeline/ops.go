@@ -70,6 +70,19 @@ func (p *Pipeline) Seed(ctx context.Context, s *Style, scale int, m tile.Meta, f
 	}
 }
 
+// Render renders metatile m at priority prio, whether or not it is
+// cached, and waits for it to be stored, as renderd does for a request on
+// its socket. A full queue is renderq.ErrQueueFull (or ErrDeferred, when
+// the job went to the dirty queue and nobody should wait for it).
+func (p *Pipeline) Render(ctx context.Context, s *Style, scale int, m tile.Meta, prio renderq.Priority) error {
+	tk, err := p.submit(s, scale, m, prio)
+	if err != nil {
+		return err
+	}
+	_, err = tk.Wait(ctx)
+	return err
+}
+
 // ExpireAction is what kiln expire does to a cached metatile.
 type ExpireAction int
 
