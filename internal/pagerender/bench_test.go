@@ -1,7 +1,11 @@
 package pagerender
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
 	"testing"
 )
 
@@ -20,10 +24,21 @@ func BenchmarkCapture(b *testing.B) {
 }
 
 // BenchmarkThumbnail cuts the large thumbnail (201x147) of a 1024x768
-// capture.
+// capture, held as Chromium's JPEG decodes (YCbCr) and as RGBA.
 func BenchmarkThumbnail(b *testing.B) {
-	src := testSource()
-	for b.Loop() {
-		Thumbnail(src, Large)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, testSource(), &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	decoded, err := jpeg.Decode(&buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, src := range []image.Image{decoded, testSource()} {
+		b.Run(fmt.Sprintf("%T", src), func(b *testing.B) {
+			for b.Loop() {
+				Thumbnail(src, Large)
+			}
+		})
 	}
 }

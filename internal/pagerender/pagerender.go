@@ -111,7 +111,7 @@ type Job struct {
 
 // Capture is a captured page.
 type Capture struct {
-	Image    image.Image // the viewport, or the whole page up to MaxHeight
+	Image    *image.RGBA // the viewport, or the whole page up to MaxHeight
 	JPEG     []byte      // Image as Chromium encoded it
 	URL      string      // where the page ended up, after redirects
 	Status   int         // HTTP status of the document
@@ -463,10 +463,11 @@ wait:
 	if err != nil {
 		return nil, r.timeoutOr(ctx, u, fmt.Errorf("capturing: %w", err))
 	}
-	img, err := jpeg.Decode(bytes.NewReader(shot.Data))
+	decoded, err := jpeg.Decode(bytes.NewReader(shot.Data))
 	if err != nil {
 		return nil, fmt.Errorf("capture of %s: %w", u, err)
 	}
+	img := toRGBA(decoded, decoded.Bounds()) // once, for every size cut from it
 	stats := sess.Stats()
 	var blocked []string
 	for _, ref := range stats.Blocked {

@@ -62,21 +62,56 @@ func ParseFormat(s string) (imgenc.Format, error) {
 // crops it to height s.H from the top of the page, or pads it with white
 // when the page is shorter. Downscaling uses a Catmull-Rom filter over
 // the whole source footprint of each pixel, so text and lines shrink
-// without aliasing.
+// without aliasing. A capture more than four times the thumbnail's width
+// is first halved by 2×2 averaging (as often as that holds): the same
+// low-pass the filter would apply, at a fraction of its cost, since the
+// filter's cost grows with its footprint.
 func Thumbnail(src image.Image, s Size) *image.RGBA {
 	b := src.Bounds()
 	scaledH := int(math.Round(float64(b.Dy()) * float64(s.W) / float64(b.Dx())))
 	dst := image.NewRGBA(image.Rect(0, 0, s.W, s.H))
 	stdraw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, stdraw.Src)
+	to, part := dst.Bounds(), b
 	if scaledH <= s.H {
-		draw.CatmullRom.Scale(dst, image.Rect(0, 0, s.W, scaledH), src, b, draw.Src, nil)
-		return dst
+		to = image.Rect(0, 0, s.W, scaledH)
+	} else {
+		// Only the part of the source that shows: its top, as tall as the
+		// thumbnail at the source's scale.
+		srcH := max(1, int(math.Round(float64(s.H)*float64(b.Dx())/float64(s.W))))
+		part = image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Min.Y+srcH)
 	}
-	// Only the part of the source that shows: its top, as tall as the
-	// thumbnail at the source's scale.
-	srcH := max(1, int(math.Round(float64(s.H)*float64(b.Dx())/float64(s.W))))
-	part := image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Min.Y+srcH)
-	draw.CatmullRom.Scale(dst, dst.Bounds(), src, part, draw.Src, nil)
+	rgba := toRGBA(src, part)
+	for rgba.Rect.Dx() >= 4*s.W && rgba.Rect.Dy() >= 4*to.Dy() {
+		rgba = halve(rgba)
+	}
+	draw.CatmullRom.Scale(dst, to, rgba, rgba.Rect, draw.Src, nil)
+	return dst
+}
+
+// toRGBA returns part r of img as RGBA, converting it if needed (a JPEG
+// capture decodes as YCbCr, which the scaler reads far more slowly).
+func toRGBA(img image.Image, r image.Rectangle) *image.RGBA {
+	if rgba, ok := img.(*image.RGBA); ok {
+		return rgba.SubImage(r).(*image.RGBA)
+	}
+	rgba := image.NewRGBA(r)
+	stdraw.Draw(rgba, r, img, r.Min, stdraw.Src)
+	return rgba
+}
+
+// halve averages src's 2×2 blocks (an odd last row or column is dropped).
+func halve(src *image.RGBA) *image.RGBA {
+	w, h := src.Rect.Dx()/2, src.Rect.Dy()/2
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		r0 := src.Pix[2*y*src.Stride:]
+		r1 := src.Pix[(2*y+1)*src.Stride:]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for i := 0; i < len(out); i++ {
+			j := i/4*8 + i%4
+			out[i] = uint8((uint16(r0[j]) + uint16(r0[j+4]) + uint16(r1[j]) + uint16(r1[j+4]) + 2) / 4)
+		}
+	}
 	return dst
 }
 
