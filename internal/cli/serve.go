@@ -103,6 +103,12 @@ func serve(ctx context.Context, args []string, io IO) error {
 		closeAll(ctx)
 		return err
 	}
+	stopRenderd, err := startRenderd(a, log)
+	if err != nil {
+		ln.Close()
+		closeAll(ctx)
+		return err
+	}
 	// Requests waiting for renders are answered 503 at once when draining.
 	base, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
@@ -122,6 +128,7 @@ func serve(ctx context.Context, args []string, io IO) error {
 	select {
 	case <-ctx.Done():
 	case err := <-served:
+		stopRenderd(context.Background())
 		closeAll(context.Background())
 		return fmt.Errorf("serving: %w", err)
 	}
@@ -132,6 +139,9 @@ func serve(ctx context.Context, args []string, io IO) error {
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("http shutdown", "err", err)
+	}
+	if err := stopRenderd(sctx); err != nil {
+		log.Warn("renderd protocol shutdown", "err", err)
 	}
 	if err := closeAll(sctx); err != nil {
 		log.Warn("render queue shutdown", "err", err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ type Config struct {
 	HTTP       HTTP       `toml:"http"`
 	Thumbnails Thumbnails `toml:"thumbnails"`
 	AST        AST        `toml:"ast"`
+	Renderd    Renderd    `toml:"renderd"`
 	Styles     []Style    `toml:"-"` // decoded one by one onto the style defaults
 
 	file string // where it was read from, for error messages
@@ -102,6 +104,19 @@ type AST struct {
 	// the WSDL's (2006-05-15).
 	Namespace string `toml:"namespace"`
 }
+
+// Renderd configures renderd's socket protocol, for Apache mod_tile and
+// renderd's tools; off unless Socket or Address is set.
+type Renderd struct {
+	// Socket is a Unix socket path, like renderd's socketname; relative
+	// to the working directory, like data.
+	Socket  string `toml:"socket"`
+	Address string `toml:"address"` // TCP host:port, like renderd's iphostname and ipport
+}
+
+// maxSocketPath is the longest Unix socket path: sockaddr_un's sun_path
+// holds 108 bytes with the terminating NUL.
+const maxSocketPath = 107
 
 // Style is a tileset, declared like a renderd.conf map section.
 type Style struct {
@@ -345,6 +360,15 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.AST.Namespace); err != nil || !u.IsAbs() || u.Host == "" || strings.ContainsAny(c.AST.Namespace, "\"<>&' \t\r\n") {
 		bad("ast.namespace", "%q is not an absolute URI such as \"http://ast.amazonaws.com/doc/2005-10-05/\"", c.AST.Namespace)
+	}
+	if s := c.Renderd.Socket; len(s) > maxSocketPath || strings.ContainsRune(s, 0) {
+		bad("renderd.socket", "%q is not a Unix socket path of at most %d bytes", s, maxSocketPath)
+	}
+	if a := c.Renderd.Address; a != "" {
+		_, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+			bad("renderd.address", "%q is not host:port", a)
+		}
 	}
 	ids, uris := map[string]bool{}, map[string]bool{}
 	for i, s := range c.Styles {

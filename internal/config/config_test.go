@@ -33,6 +33,9 @@ func TestLoadFull(t *testing.T) {
 	if c.AST != (AST{Enabled: false, Namespace: "http://ast.amazonaws.com/doc/2006-05-15/"}) {
 		t.Errorf("ast: %+v", c.AST)
 	}
+	if c.Renderd != (Renderd{Socket: "/run/kiln/renderd.sock", Address: "127.0.0.1:7654"}) {
+		t.Errorf("renderd: %+v", c.Renderd)
+	}
 	if len(c.Styles) != 3 || c.Styles[2].ID != "default" {
 		t.Fatalf("%d styles, want 3 (debug declared, so not added again; default added)", len(c.Styles))
 	}
@@ -58,6 +61,9 @@ func TestLoadDefaults(t *testing.T) {
 	// AST is on, answering QUERY calls in the namespace the live service used.
 	if c.AST != (AST{Enabled: true, Namespace: "http://ast.amazonaws.com/doc/2005-10-05/"}) {
 		t.Errorf("ast defaults: %+v", c.AST)
+	}
+	if c.Renderd != (Renderd{}) {
+		t.Errorf("renderd is off by default: %+v", c.Renderd)
 	}
 	if len(c.Styles) != 2 || c.Styles[0].ID != "default" || c.Styles[0].Renderer != "map" || c.Styles[0].Style != "default" ||
 		c.Styles[1].ID != "debug" || c.Styles[1].MaxZoom != 20 {
@@ -101,6 +107,11 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"ast namespace empty", "[ast]\nnamespace = \"\"\n", "ast.namespace"},
 		{"ast namespace quote", "[ast]\nnamespace = \"http://a.example/\\\"x\"\n", "ast.namespace"},
 		{"ast unknown key", "[ast]\nenable = true\n", "unknown key ast.enable"},
+		{"renderd socket too long", "[renderd]\nsocket = \"/" + strings.Repeat("s", 107) + "\"\n", "renderd.socket"},
+		{"renderd address without port", "[renderd]\naddress = \"127.0.0.1\"\n", "renderd.address"},
+		{"renderd address port 0", "[renderd]\naddress = \"127.0.0.1:0\"\n", "renderd.address"},
+		{"renderd address named port", "[renderd]\naddress = \"localhost:renderd\"\n", "renderd.address"},
+		{"renderd unknown key", "[renderd]\nsocketname = \"/run/renderd.sock\"\n", "unknown key renderd.socketname"},
 		{"uri on an ast route", "[[styles]]\nid = \"a\"\nuri = \"/Xino/\"\n", "one of kiln's own routes"},
 		{"uri on the placeholders", "[[styles]]\nid = \"a\"\nuri = \"/ast/\"\n", "one of kiln's own routes"},
 		{"missing id", "[[styles]]\nrenderer = \"debug\"\n", "styles[0].id"},
