@@ -84,3 +84,18 @@ TEST_PACKAGES=(
   postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
   python3 python3-zeep
 )
+
+# ensure_versitygw builds versitygw, the S3-compatible server the tests run
+# for the S3 cache (internal/s3test), once into the kiln cache directory
+# (about 10 minutes cold), and exports KILN_VERSITYGW. Debian has no S3
+# server package.
+VERSITYGW_VERSION=v1.8.0
+ensure_versitygw() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/kiln/tools/versitygw-$VERSITYGW_VERSION"
+  if [ ! -x "$dir/versitygw" ]; then
+    log "building versitygw $VERSITYGW_VERSION (go install)"
+    mkdir -p "$dir"
+    GOBIN="$dir" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  fi
+  export KILN_VERSITYGW="$dir/versitygw"
+}

@@ -19,10 +19,10 @@ import (
 	"kiln/internal/metrics"
 	"kiln/internal/pipeline"
 	"kiln/internal/renderq"
+	"kiln/internal/sharedq"
 	"kiln/internal/sprite"
 	"kiln/internal/staticmap"
 	"kiln/internal/style"
-	"kiln/internal/tilestore"
 )
 
 // common are the flags every command that reads the configuration takes.
@@ -51,7 +51,12 @@ func (c *common) load() (*config.Config, error) {
 // close stops the workers (giving running renders until ctx ends) and
 // closes the cache and the map database.
 func (a *app) close(ctx context.Context) error {
-	err := a.pipeline.Close(ctx)
+	var err error
+	if a.shared != nil {
+		// Jobs taken from the shared queue finish first, or go back to it.
+		err = a.shared.Close(ctx)
+	}
+	err = errors.Join(err, a.pipeline.Close(ctx))
 	a.store.Close()
 	a.maps.Close()
 	return err
@@ -81,10 +86,11 @@ type app struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	metrics  *metrics.Metrics
-	store    *tilestore.Files
+	store    tileStore
 	maps     mapStore
 	fonts    []draw.FontFile
 	pipeline *pipeline.Pipeline
+	shared   *sharedq.Queue // nil unless [queue] is postgres
 	styles   []*pipeline.Style
 	mapStyles
 }
@@ -113,7 +119,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, workers in
 		maps.Close()
 		return nil, usageError{err}
 	}
-	store, err := tilestore.NewFiles(filepath.Join(cfg.Data, "tiles"))
+	store, err := openTileStore(ctx, cfg)
 	if err != nil {
 		maps.Close()
 		return nil, err

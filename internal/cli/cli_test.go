@@ -242,7 +242,7 @@ func TestServePortInUse(t *testing.T) {
 }
 
 // startServe runs kiln serve as a process and returns its base URL.
-func startServe(t *testing.T, args ...string) string {
+func startServe(t testing.TB, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "KILN_TEST_MAIN=1")

@@ -52,6 +52,9 @@ func expireCmd(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer a.close(context.Background())
+	if err := a.share(ctx, false); err != nil {
+		return err
+	}
 	lo, hi := st.MinZoom, st.MaxZoom
 	if *minZoom >= 0 {
 		lo = *minZoom

@@ -19,7 +19,6 @@ import (
 	"kiln/internal/mapdata/sqlite"
 	"kiln/internal/middle"
 	"kiln/internal/osmread"
-	"kiln/internal/tilestore"
 )
 
 // mapStore is the map database: SQLite or PostGIS. Imports write it,
@@ -112,7 +111,12 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	}
 	defer store.Close()
 	if *appendChange {
-		return applyChange(ctx, path, cfg.Data, store, *expireOut, *expireZoom, io)
+		if err := applyChange(ctx, path, cfg.Data, store, *expireOut, *expireZoom, io); err != nil {
+			return err
+		}
+		// Nodes sharing the database see the new data at once.
+		tellNodes(ctx, cfg, log, "import --append")
+		return nil
 	}
 	if *expireOut != "" {
 		return usagef("--expire-output goes with --append")
@@ -168,7 +172,7 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	}
 	// Every cached tile is now older than the data: served stale and
 	// re-rendered when asked for, as after an osm2pgsql import.
-	tiles, err := tilestore.NewFiles(filepath.Join(cfg.Data, "tiles"))
+	tiles, err := openTileStore(ctx, cfg)
 	if err == nil {
 		err = tiles.TouchImport(time.Now())
 		tiles.Close()
@@ -176,6 +180,7 @@ func importCmd(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		log.Warn("marking cached tiles stale", "err", err)
 	}
+	tellNodes(ctx, cfg, log, "import")
 	objects := sum.Nodes + sum.Ways + sum.Relations
 	fmt.Fprintf(io.Out, "kiln import: %s: %d nodes, %d ways, %d relations → %d features in %.2f s (%.0f objects/s); %d warnings (%d missing nodes, %d broken rings, %d incomplete relations)\n",
 		filepath.Base(path), sum.Nodes, sum.Ways, sum.Relations, sum.TotalFeatures(), sum.Seconds,

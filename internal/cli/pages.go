@@ -6,14 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"path/filepath"
 
 	"kiln/internal/config"
 	"kiln/internal/metrics"
 	"kiln/internal/netguard"
 	"kiln/internal/pagerender"
 	"kiln/internal/pipeline"
-	"kiln/internal/thumbstore"
 )
 
 // pageSide is the page renderer with its guard and the page half of the
@@ -45,7 +43,7 @@ func buildPages(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*page
 		Chromium: t.Chromium, Flags: t.ChromiumFlags, Pages: t.Pages, RecycleAfter: t.RecycleAfter,
 		Timeout: t.Timeout, MaxBytes: t.MaxPageBytes, MaxURL: t.MaxURLLength, Log: log,
 	})
-	store, err := thumbstore.Open(filepath.Join(cfg.Data, "thumbs"))
+	store, err := openThumbStore(context.Background(), cfg)
 	if err != nil {
 		r.Close()
 		return nil, err

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -25,7 +26,7 @@ func render(ctx context.Context, args []string, io IO) error {
 	bboxArg := fs.String("bbox", "", "area as W,S,E,N in degrees")
 	all := fs.Bool("all", false, "render the whole world")
 	zoomArg := fs.String("zoom", "", "zoom range MIN-MAX or a single zoom (default: the style's)")
-	threads := fs.Int("threads", runtime.NumCPU(), "metatiles rendered at once")
+	threads := fs.Int("threads", runtime.NumCPU(), "metatiles rendered at once (with a shared queue: kept queued at once, default 256)")
 	force := fs.Bool("force", false, "render metatiles that are cached and fresh too")
 	scale := fs.Int("scale", 1, "1, or 2 for the @2x tiles")
 	if err := parse(fs, args, false); err != nil {
@@ -54,6 +55,13 @@ func render(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer a.close(context.Background())
+	if err := a.share(ctx, false); err != nil {
+		return err
+	}
+	if a.shared != nil && !flagSet(fs, "threads") {
+		// The nodes render; this only keeps them fed.
+		*threads = sharedInFlight
+	}
 	minZ, maxZ := st.MinZoom, st.MaxZoom
 	if *zoomArg != "" {
 		if minZ, maxZ, err = parseZoomRange(*zoomArg); err != nil {
@@ -85,6 +93,17 @@ func render(ctx context.Context, args []string, io IO) error {
 		return fmt.Errorf("%d metatiles failed; the log says why", s.failed)
 	}
 	return nil
+}
+
+// sharedInFlight is how many metatiles kiln render keeps on a shared
+// queue: enough to keep a few nodes' workers busy.
+const sharedInFlight = 256
+
+// flagSet reports whether the command line gave flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 type seedStats struct {

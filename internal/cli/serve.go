@@ -49,6 +49,10 @@ func serve(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
+	if err := a.share(ctx, true); err != nil {
+		a.close(ctx)
+		return err
+	}
 	glyphSet, err := newGlyphs(a.fonts)
 	if err != nil {
 		a.close(ctx)

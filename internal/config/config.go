@@ -4,6 +4,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,6 +40,8 @@ type Config struct {
 	Thumbnails Thumbnails `toml:"thumbnails"`
 	AST        AST        `toml:"ast"`
 	Renderd    Renderd    `toml:"renderd"`
+	Cache      Cache      `toml:"cache"`
+	Queue      Queue      `toml:"queue"`
 	Styles     []Style    `toml:"-"` // decoded one by one onto the style defaults
 
 	file string // where it was read from, for error messages
@@ -114,6 +117,35 @@ type Renderd struct {
 	Address string `toml:"address"` // TCP host:port, like renderd's iphostname and ipport
 }
 
+// Cache says where rendered metatiles and thumbnails are kept: files
+// under the data directory, or an S3-compatible object store that several
+// kiln nodes share.
+type Cache struct {
+	Backend  string `toml:"backend"`  // "files" or "s3"
+	Endpoint string `toml:"endpoint"` // s3: host:port
+	Bucket   string `toml:"bucket"`   // s3: must exist
+	Prefix   string `toml:"prefix"`   // s3: prepended to every key
+	Region   string `toml:"region"`
+	// AccessKeyID and SecretAccessKey sign the requests; the secret may
+	// instead come from the environment (see cli).
+	AccessKeyID     string        `toml:"access_key_id"`
+	SecretAccessKey string        `toml:"secret_access_key"`
+	TLS             bool          `toml:"tls"`
+	Timeout         time.Duration `toml:"timeout"` // of one store call, retries included
+	Retries         int           `toml:"retries"` // after the first attempt, with exponential backoff
+}
+
+// Queue says where metatile renders wait: in this process, or in a queue
+// in PostgreSQL that several kiln nodes share.
+type Queue struct {
+	Backend string `toml:"backend"` // "local" or "postgres"
+	URL     string `toml:"url"`     // postgres: the database; "": db
+	// Lease is how long a node may hold a job before it is taken to have
+	// died and the job goes to another node; 0: twice render.timeout
+	// plus 30 s.
+	Lease time.Duration `toml:"lease"`
+}
+
 // maxSocketPath is the longest Unix socket path: sockaddr_un's sun_path
 // holds 108 bytes with the terminating NUL.
 const maxSocketPath = 107
@@ -156,7 +188,9 @@ func Default() *Config {
 			MaxPageBytes: 32 << 20, MaxURLLength: 2048, QueuePerKey: 64, Sizes: []string{"small", "large"},
 			Rate: 10, Burst: 40, SignedURLTTL: 24 * time.Hour,
 		},
-		AST: AST{Enabled: true, Namespace: "http://ast.amazonaws.com/doc/2005-10-05/"},
+		AST:   AST{Enabled: true, Namespace: "http://ast.amazonaws.com/doc/2005-10-05/"},
+		Queue: Queue{Backend: "local"},
+		Cache: Cache{Backend: "files", Region: "us-east-1", TLS: true, Timeout: 10 * time.Second, Retries: 3},
 	}
 }
 
@@ -370,6 +404,8 @@ func (c *Config) Validate() error {
 			bad("renderd.address", "%q is not host:port", a)
 		}
 	}
+	c.validateCache(bad)
+	c.validateQueue(bad)
 	ids, uris := map[string]bool{}, map[string]bool{}
 	for i, s := range c.Styles {
 		key := fmt.Sprintf("styles[%d]", i)
@@ -425,6 +461,73 @@ func (c *Config) Validate() error {
 	}
 	return err
 }
+
+// s3Bucket is an S3 bucket name: 3 to 63 lower-case letters, digits,
+// dots and hyphens, starting and ending with a letter or digit.
+var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+func (c *Config) validateCache(bad func(key, format string, args ...any)) {
+	k := c.Cache
+	switch k.Backend {
+	case "files":
+		return
+	case "s3":
+	default:
+		bad("cache.backend", "%q is not files or s3", k.Backend)
+		return
+	}
+	if host, port, err := net.SplitHostPort(k.Endpoint); err != nil || host == "" || port == "" || strings.Contains(k.Endpoint, "/") {
+		bad("cache.endpoint", "%q is not host:port (no scheme: cache.tls chooses https)", k.Endpoint)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		bad("cache.endpoint", "%q: port %q is not a number from 1 to 65535", k.Endpoint, port)
+	}
+	if !s3Bucket.MatchString(k.Bucket) || strings.Contains(k.Bucket, "..") {
+		bad("cache.bucket", "%q is not an S3 bucket name (3 to 63 lower-case letters, digits, '.' and '-')", k.Bucket)
+	}
+	if k.Prefix != "" && (strings.HasPrefix(k.Prefix, "/") || !strings.HasSuffix(k.Prefix, "/") || strings.Contains(k.Prefix, "//")) {
+		bad("cache.prefix", "%q must be empty or a key prefix such as \"kiln/\" (no leading '/', ending in '/')", k.Prefix)
+	}
+	if k.Region == "" {
+		bad("cache.region", "empty (S3 signs requests for a region; most servers take us-east-1)")
+	}
+	if k.AccessKeyID == "" {
+		bad("cache.access_key_id", "empty: the s3 backend needs credentials")
+	}
+	if k.Timeout <= 0 {
+		bad("cache.timeout", "%v is not a positive duration", k.Timeout)
+	}
+	if k.Retries < 0 || k.Retries > 10 {
+		bad("cache.retries", "%d is not between 0 and 10", k.Retries)
+	}
+}
+
+func (c *Config) validateQueue(bad func(key, format string, args ...any)) {
+	q := c.Queue
+	switch q.Backend {
+	case "local":
+		return
+	case "postgres":
+	default:
+		bad("queue.backend", "%q is not local or postgres", q.Backend)
+		return
+	}
+	if q.URL == "" && c.DB == "" {
+		bad("queue.url", "empty, and no db to share the queue with: give a postgres:// URL")
+	}
+	if q.URL != "" {
+		if u, err := url.Parse(q.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			bad("queue.url", "%q is not a postgres://user:pass@host:port/db URL", redact(q.URL))
+		}
+	}
+	// A job must outlive its render (render + half of it + 1 s, see
+	// sharedq.JobTimeout) before its lease runs out.
+	if min := c.Render.Timeout + c.Render.Timeout/2 + time.Second; q.Lease != 0 && q.Lease <= min {
+		bad("queue.lease", "%v is too short for render.timeout %v: it must be over %v", q.Lease, c.Render.Timeout, min)
+	}
+}
+
+// QueueURL is the database of the shared queue: queue.url, else db.
+func (c *Config) QueueURL() string { return cmp.Or(c.Queue.URL, c.DB) }
 
 // redact hides a URL's password for error messages.
 func redact(raw string) string {

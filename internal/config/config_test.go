@@ -36,6 +36,13 @@ func TestLoadFull(t *testing.T) {
 	if c.Renderd != (Renderd{Socket: "/run/kiln/renderd.sock", Address: "127.0.0.1:7654"}) {
 		t.Errorf("renderd: %+v", c.Renderd)
 	}
+	if c.Queue != (Queue{Backend: "postgres", Lease: 5 * time.Minute}) || c.QueueURL() != c.DB {
+		t.Errorf("queue: %+v, url %q", c.Queue, c.QueueURL())
+	}
+	if c.Cache != (Cache{Backend: "s3", Endpoint: "s3.example.org:9000", Bucket: "kiln-tiles", Prefix: "eu/", Region: "eu-central-1",
+		AccessKeyID: "AKIAKILN", SecretAccessKey: "not-so-secret", TLS: false, Timeout: 3 * time.Second, Retries: 5}) {
+		t.Errorf("cache: %+v", c.Cache)
+	}
 	if len(c.Styles) != 3 || c.Styles[2].ID != "default" {
 		t.Fatalf("%d styles, want 3 (debug declared, so not added again; default added)", len(c.Styles))
 	}
@@ -64,6 +71,12 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Renderd != (Renderd{}) {
 		t.Errorf("renderd is off by default: %+v", c.Renderd)
+	}
+	if c.Queue != (Queue{Backend: "local"}) {
+		t.Errorf("queue defaults: %+v", c.Queue)
+	}
+	if c.Cache != (Cache{Backend: "files", Region: "us-east-1", TLS: true, Timeout: 10 * time.Second, Retries: 3}) {
+		t.Errorf("cache defaults: %+v", c.Cache)
 	}
 	if len(c.Styles) != 2 || c.Styles[0].ID != "default" || c.Styles[0].Renderer != "map" || c.Styles[0].Style != "default" ||
 		c.Styles[1].ID != "debug" || c.Styles[1].MaxZoom != 20 {
@@ -112,6 +125,22 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"renderd address port 0", "[renderd]\naddress = \"127.0.0.1:0\"\n", "renderd.address"},
 		{"renderd address named port", "[renderd]\naddress = \"localhost:renderd\"\n", "renderd.address"},
 		{"renderd unknown key", "[renderd]\nsocketname = \"/run/renderd.sock\"\n", "unknown key renderd.socketname"},
+		{"queue backend", "[queue]\nbackend = \"nats\"\n", `queue.backend: "nats" is not local or postgres`},
+		{"queue without a database", "[queue]\nbackend = \"postgres\"\n", "queue.url: empty, and no db"},
+		{"queue url not postgres", "[queue]\nbackend = \"postgres\"\nurl = \"mysql://h/db\"\n", "queue.url"},
+		{"queue lease too short", "[render]\ntimeout = \"60s\"\n[queue]\nbackend = \"postgres\"\nurl = \"postgres://h/db\"\nlease = \"80s\"\n", "queue.lease: 1m20s is too short for render.timeout 1m0s: it must be over 1m31s"},
+		{"cache backend", "[cache]\nbackend = \"redis\"\n", `cache.backend: "redis" is not files or s3`},
+		{"cache endpoint missing", "[cache]\nbackend = \"s3\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\n", `cache.endpoint: "" is not host:port`},
+		{"cache endpoint URL", "[cache]\nbackend = \"s3\"\nendpoint = \"https://s3.example.org\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\n", `cache.endpoint: "https://s3.example.org" is not host:port (no scheme`},
+		{"cache endpoint port", "[cache]\nbackend = \"s3\"\nendpoint = \"127.0.0.1:99999\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\n", `cache.endpoint: "127.0.0.1:99999": port`},
+		{"cache bucket", "[cache]\nbackend = \"s3\"\nendpoint = \"127.0.0.1:9000\"\nbucket = \"Tiles_1\"\naccess_key_id = \"k\"\n", `cache.bucket: "Tiles_1" is not an S3 bucket name`},
+		{"cache prefix slash", "[cache]\nbackend = \"s3\"\nendpoint = \"127.0.0.1:9000\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\nprefix = \"/kiln/\"\n", "cache.prefix"},
+		{"cache prefix end", "[cache]\nbackend = \"s3\"\nendpoint = \"127.0.0.1:9000\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\nprefix = \"kiln\"\n", "cache.prefix"},
+		{"cache region", "[cache]\nbackend = \"s3\"\nendpoint = \"127.0.0.1:9000\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\nregion = \"\"\n", "cache.region"},
+		{"cache access key", "[cache]\nbackend = \"s3\"\nendpoint = \"127.0.0.1:9000\"\nbucket = \"tiles\"\n", "cache.access_key_id: empty"},
+		{"cache timeout", "[cache]\nbackend = \"s3\"\nendpoint = \"127.0.0.1:9000\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\ntimeout = \"0s\"\n", "cache.timeout"},
+		{"cache retries", "[cache]\nbackend = \"s3\"\nendpoint = \"127.0.0.1:9000\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\nretries = -1\n", "cache.retries: -1"},
+		{"cache unknown key", "[cache]\nsecret_key = \"x\"\n", "unknown key cache.secret_key"},
 		{"uri on an ast route", "[[styles]]\nid = \"a\"\nuri = \"/Xino/\"\n", "one of kiln's own routes"},
 		{"uri on the placeholders", "[[styles]]\nid = \"a\"\nuri = \"/ast/\"\n", "one of kiln's own routes"},
 		{"missing id", "[[styles]]\nrenderer = \"debug\"\n", "styles[0].id"},

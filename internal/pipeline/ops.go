@@ -34,9 +34,12 @@ func (p *Pipeline) Status(ctx context.Context, req Request) (TileStatus, error) 
 func (p *Pipeline) Dirty(ctx context.Context, req Request) error {
 	m := req.meta()
 	if err := p.store.MarkDirty(ctx, req.Style.Set(req.Scale), m); err != nil && !errors.Is(err, tilestore.ErrNotFound) {
+		if errors.Is(err, tilestore.ErrUnavailable) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 		return err
 	}
-	if _, err := p.submit(req.Style, req.Scale, m, renderq.Dirty); err != nil && !errors.Is(err, renderq.ErrDeferred) {
+	if _, err := p.submit(ctx, req.Style, req.Scale, m, renderq.Dirty); err != nil && !errors.Is(err, renderq.ErrDeferred) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
@@ -75,11 +78,11 @@ func (p *Pipeline) Seed(ctx context.Context, s *Style, scale int, m tile.Meta, f
 // its socket. A full queue is renderq.ErrQueueFull (or ErrDeferred, when
 // the job went to the dirty queue and nobody should wait for it).
 func (p *Pipeline) Render(ctx context.Context, s *Style, scale int, m tile.Meta, prio renderq.Priority) error {
-	tk, err := p.submit(s, scale, m, prio)
+	wait, err := p.submit(ctx, s, scale, m, prio)
 	if err != nil {
 		return err
 	}
-	_, err = tk.Wait(ctx)
+	_, err = wait(ctx)
 	return err
 }
 

@@ -27,7 +27,7 @@ type PageRenderer interface {
 	Capture(ctx context.Context, job pagerender.Job) (*pagerender.Capture, error)
 }
 
-// ThumbStore is the thumbnail cache (thumbstore.Files).
+// ThumbStore is the thumbnail cache (thumbstore.Files or thumbstore.S3).
 type ThumbStore interface {
 	Get(ctx context.Context, k thumbstore.Key) (thumbstore.Entry, error)
 	PutCapture(ctx context.Context, k thumbstore.Key, e thumbstore.Entry, capture []byte, thumbs map[string][]byte) error
@@ -144,6 +144,8 @@ func (p *Pages) Thumbnail(ctx context.Context, req ThumbRequest) (Thumb, error) 
 			return Thumb{}, err
 		}
 		// The capture went with a newer generation: load again below.
+	case errors.Is(err, thumbstore.ErrUnavailable):
+		return Thumb{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case err != nil && !errors.Is(err, thumbstore.ErrNotFound):
 		return Thumb{}, err
 	}
@@ -166,7 +168,7 @@ func (p *Pages) Thumbnail(ctx context.Context, req ThumbRequest) (Thumb, error) 
 	case err == nil:
 	case ctx.Err() != nil:
 		return Thumb{}, fmt.Errorf("%w: page %s still loading: %w", ErrUnavailable, req.URL, ctx.Err())
-	case errors.Is(err, renderq.ErrClosed):
+	case errors.Is(err, renderq.ErrClosed), errors.Is(err, thumbstore.ErrUnavailable):
 		return Thumb{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	default:
 		return Thumb{}, err

@@ -33,7 +33,7 @@ type Renderer interface {
 	Render(ctx context.Context, m tile.Meta, tileSize int, scale float64, dst *image.RGBA) error
 }
 
-// Store is the cache of rendered metatiles (see tilestore.Files).
+// Store is the cache of rendered metatiles (tilestore.Files or tilestore.S3).
 type Store interface {
 	// ReadTile appends tile c of metatile m of tileset set to dst.
 	// tilestore.ErrNotFound if missing, metatile.ErrCorrupt if unreadable.
@@ -125,15 +125,47 @@ type Pipeline struct {
 
 	canvases sync.Map // pixel side → *sync.Pool of *image.RGBA
 
+	// shared, if set, takes every render and gives it to whichever node
+	// of a cluster is free; queue then runs the ones this node takes.
+	shared SharedQueue
+
 	meanRender atomic.Int64 // moving average of a render's nanoseconds, for Retry-After
 }
 
-// rendered is a metatile just rendered, handed to every waiter.
+// rendered is a metatile just rendered, handed to every waiter. A render
+// by another node of a cluster has no tiles: they are in the store.
 type rendered struct {
 	meta       tile.Meta
 	tiles      [][]byte // by metatile index slot
 	renderedAt time.Time
 }
+
+// Job names a metatile render as the nodes of a cluster hand it around.
+type Job struct {
+	Style string // Style.ID
+	Scale int
+	Meta  tile.Meta
+}
+
+// SharedQueue spreads renders over the nodes of a cluster (sharedq.Queue),
+// keeping renderq's priorities and de-duplication across them.
+type SharedQueue interface {
+	// Enqueue queues j at prio to be rendered and stored by some node. If
+	// the same job is queued or running anywhere, the caller joins it,
+	// and a queued one moves up to prio.
+	Enqueue(ctx context.Context, j Job, prio renderq.Priority) (SharedTicket, error)
+}
+
+// SharedTicket is a caller's handle on a job of a SharedQueue.
+type SharedTicket interface {
+	// Wait returns once the job is stored, with the render's error if it
+	// failed, or when ctx ends.
+	Wait(ctx context.Context) error
+}
+
+// Share makes q take every render from now on; this node renders what q
+// hands it through RenderHere.
+func (p *Pipeline) Share(q SharedQueue) { p.shared = q }
 
 // New starts a pipeline with its render workers.
 func New(store Store, cfg Config, m *metrics.Metrics, log *slog.Logger) *Pipeline {
@@ -182,12 +214,14 @@ func (p *Pipeline) Tile(ctx context.Context, req Request, buf []byte) (Tile, err
 		if tilestore.MarkedDirty(t.ModTime, now) {
 			prio = renderq.Dirty
 		}
-		if _, err := p.submit(req.Style, req.Scale, m, prio); err != nil && !errors.Is(err, renderq.ErrDeferred) {
+		if _, err := p.submit(ctx, req.Style, req.Scale, m, prio); err != nil && !errors.Is(err, renderq.ErrDeferred) {
 			p.log.Debug("stale tile not re-queued", "tile", req.Coord, "style", set, "err", err)
 		}
 		return out, nil
 	case errors.Is(err, metatile.ErrCorrupt):
 		p.log.Warn("corrupt metatile, rendering it again", "style", set, "metatile", m, "err", err)
+	case errors.Is(err, tilestore.ErrUnavailable), ctx.Err() != nil:
+		return Tile{}, fmt.Errorf("%w: reading tile %s of %s: %w", ErrUnavailable, req.Coord, set, err)
 	case !errors.Is(err, tilestore.ErrNotFound):
 		return Tile{}, fmt.Errorf("reading tile %s of %s: %w", req.Coord, set, err)
 	}
@@ -200,6 +234,16 @@ func (p *Pipeline) Tile(ctx context.Context, req Request, buf []byte) (Tile, err
 	r, err := p.renderAndWait(ctx, req.Style, req.Scale, m, renderq.OnDemand)
 	if err != nil {
 		return Tile{}, err
+	}
+	if r.tiles == nil { // rendered by another node
+		t, err := p.store.ReadTile(ctx, set, m, req.Coord, buf)
+		switch {
+		case errors.Is(err, tilestore.ErrUnavailable), ctx.Err() != nil:
+			return Tile{}, fmt.Errorf("%w: reading tile %s of %s rendered by another node: %w", ErrUnavailable, req.Coord, set, err)
+		case err != nil:
+			return Tile{}, fmt.Errorf("reading tile %s of %s rendered by another node: %w", req.Coord, set, err)
+		}
+		return Tile{Data: t.Data, Gzip: t.Gzip, RenderedAt: tilestore.RenderedAt(t.ModTime, time.Now()), State: Rendered}, nil
 	}
 	return Tile{Data: r.tiles[m.Index(req.Coord)], RenderedAt: r.renderedAt, State: Rendered}, nil
 }
@@ -224,23 +268,57 @@ func (p *Pipeline) fresh(s *Style, set string, mtime, now time.Time) bool {
 
 // renderAndWait queues metatile m at priority prio and waits for it.
 func (p *Pipeline) renderAndWait(ctx context.Context, s *Style, scale int, m tile.Meta, prio renderq.Priority) (*rendered, error) {
-	tk, err := p.submit(s, scale, m, prio)
+	wait, err := p.submit(ctx, s, scale, m, prio)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	r, err := tk.Wait(ctx)
+	r, err := wait(ctx)
 	switch {
 	case err == nil:
 		return r, nil
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%w: metatile %s of %s still rendering: %w", ErrUnavailable, m, s.Set(scale), ctx.Err())
-	case errors.Is(err, tilestore.ErrFull), errors.Is(err, renderq.ErrClosed):
+	case errors.Is(err, tilestore.ErrFull), errors.Is(err, tilestore.ErrUnavailable), errors.Is(err, renderq.ErrClosed):
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil, err
 }
 
-func (p *Pipeline) submit(s *Style, scale int, m tile.Meta, prio renderq.Priority) (*renderq.Ticket[*rendered], error) {
+// submit queues metatile m at prio, on the shared queue if there is one,
+// and returns what waits for its render.
+func (p *Pipeline) submit(ctx context.Context, s *Style, scale int, m tile.Meta, prio renderq.Priority) (wait func(context.Context) (*rendered, error), err error) {
+	if p.shared == nil {
+		tk, err := p.submitHere(s, scale, m, prio)
+		if err != nil {
+			return nil, err
+		}
+		return tk.Wait, nil
+	}
+	tk, err := p.shared.Enqueue(ctx, Job{Style: s.ID, Scale: scale, Meta: m}, prio)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (*rendered, error) {
+		if err := tk.Wait(ctx); err != nil {
+			return nil, err
+		}
+		return &rendered{meta: m}, nil
+	}, nil
+}
+
+// RenderHere renders metatile m at prio on this node's workers, whatever
+// the shared queue, and returns once it is stored: the shared queue's
+// nodes run its jobs with it.
+func (p *Pipeline) RenderHere(ctx context.Context, s *Style, scale int, m tile.Meta, prio renderq.Priority) error {
+	tk, err := p.submitHere(s, scale, m, prio)
+	if err != nil {
+		return err
+	}
+	_, err = tk.Wait(ctx)
+	return err
+}
+
+func (p *Pipeline) submitHere(s *Style, scale int, m tile.Meta, prio renderq.Priority) (*renderq.Ticket[*rendered], error) {
 	key := s.Set(scale) + "/" + m.String()
 	return p.queue.Submit(key, prio, func(ctx context.Context) (*rendered, error) {
 		return p.renderJob(ctx, s, scale, m)

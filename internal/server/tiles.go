@@ -164,6 +164,9 @@ func (s *Server) tileError(w http.ResponseWriter, r *http.Request, ref tileRef, 
 		if errors.Is(err, tilestore.ErrFull) {
 			s.log.Error("tile cache full", "style", ref.req.Style.ID, "tile", ref.req.Coord, "err", err)
 		}
+		if errors.Is(err, tilestore.ErrUnavailable) {
+			s.log.Warn("tile cache unavailable", "style", ref.req.Style.ID, "tile", ref.req.Coord, "err", err)
+		}
 		errorText(w, http.StatusServiceUnavailable, "tile "+ref.req.Coord.String()+" is being rendered, try again shortly")
 		return
 	}

@@ -1,6 +1,8 @@
-// Package tilestore is kiln's cache of rendered tiles. Files keeps them as
-// mod_tile metatiles in renderd's hashed directory layout, so that a cache
-// written by renderd is served by kiln and mod_tile serves kiln's.
+// Package tilestore is kiln's cache of rendered tiles, as mod_tile
+// metatiles in renderd's hashed layout: Files keeps them in a directory,
+// so that a cache written by renderd is served by kiln and mod_tile serves
+// kiln's; S3 keeps the same files as objects of an S3-compatible store,
+// which several kiln nodes share.
 //
 // Freshness follows mod_tile: a metatile is out of date when it is older than
 // the tileset's "planet-import-complete" file, and marking one dirty sets its
@@ -15,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +31,9 @@ var (
 	ErrNotFound = errors.New("not in the cache")
 	// ErrFull: the cache's disk or quota is full; nothing was written.
 	ErrFull = errors.New("cache storage is full")
+	// ErrUnavailable: the cache's storage did not answer in time or
+	// failed; the same call may succeed later.
+	ErrUnavailable = errors.New("cache storage is unavailable")
 )
 
 // ImportStamp is the file whose modification time marks the last data
@@ -40,6 +46,7 @@ type Tile struct {
 	Data    []byte
 	Gzip    bool      // stored gzip-compressed (a "METZ" metatile)
 	ModTime time.Time // when its metatile was last written or marked dirty
+	ETag    string    // the stored metatile's version (see Info.ETag)
 }
 
 // Info describes a stored metatile.
@@ -48,6 +55,10 @@ type Info struct {
 	AccessTime time.Time
 	Size       int64
 	ID         string // where it is stored, as mod_tile's /status names it
+	// ETag names the stored version of the metatile and changes when it
+	// is rewritten: the object's ETag in S3; from inode, size and
+	// modification time for a file.
+	ETag string
 }
 
 // Files stores metatiles under a root directory.
@@ -117,7 +128,13 @@ func (f *Files) ReadTile(_ context.Context, set string, m tile.Meta, c tile.Coor
 		f.open.forget(h.path)
 		return Tile{}, fmt.Errorf("%w: %s: reading tile %s: %v", metatile.ErrCorrupt, h.path, c, err)
 	}
-	return Tile{Data: data, Gzip: gz, ModTime: h.mtime}, nil
+	return Tile{Data: data, Gzip: gz, ModTime: h.mtime, ETag: h.etag}, nil
+}
+
+// fileETag names a version of a file as nginx and Apache do, from what
+// changes when it is rewritten.
+func fileETag(ino uint64, size int64, mtime time.Time) string {
+	return strconv.FormatUint(ino, 16) + "-" + strconv.FormatInt(size, 16) + "-" + strconv.FormatInt(mtime.UnixNano(), 16)
 }
 
 // grow returns dst[:n], reallocating when dst is too small.
@@ -151,6 +168,7 @@ func (f *Files) Stat(_ context.Context, set string, m tile.Meta) (Info, error) {
 	info := Info{ModTime: fi.ModTime(), AccessTime: fi.ModTime(), Size: fi.Size(), ID: "file://" + p}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		info.AccessTime = time.Unix(st.Atim.Unix())
+		info.ETag = fileETag(st.Ino, fi.Size(), fi.ModTime())
 	}
 	return info, nil
 }
@@ -222,14 +240,21 @@ func RenderedAt(mtime, now time.Time) time.Time {
 // MarkDirty marks metatile m out of date without deleting it, as renderd's
 // tools do: its modification time goes back 20 years and its access time is
 // kept. Unlike mod_tile, marking twice changes nothing, so RenderedAt still
-// tells when it was rendered.
+// tells when it was rendered. The time is set on the file that was read,
+// through its descriptor: a render that replaced it meanwhile keeps its
+// own time, instead of getting the dirty time of the file it replaced.
 func (f *Files) MarkDirty(_ context.Context, set string, m tile.Meta) error {
 	p := f.path(set, m)
-	fi, err := os.Stat(p)
+	fh, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return ErrNotFound
 		}
+		return fmt.Errorf("tile cache: %w", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
 		return fmt.Errorf("tile cache: %w", err)
 	}
 	mt := fi.ModTime()
@@ -240,8 +265,9 @@ func (f *Files) MarkDirty(_ context.Context, set string, m tile.Meta) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		at = time.Unix(st.Atim.Unix())
 	}
-	if err := os.Chtimes(p, at, mt.AddDate(-dirtyAge, 0, 0)); err != nil {
-		return fmt.Errorf("tile cache: %w", err)
+	// Linux's /proc link reaches the open file even once it is replaced.
+	if err := os.Chtimes("/proc/self/fd/"+strconv.Itoa(int(fh.Fd())), at, mt.AddDate(-dirtyAge, 0, 0)); err != nil {
+		return fmt.Errorf("tile cache: %s: %w", p, err)
 	}
 	f.open.forget(p)
 	return nil
@@ -297,8 +323,14 @@ func (f *Files) TouchImport(t time.Time) error {
 	if err := os.Chtimes(p, t, t); err != nil {
 		return fmt.Errorf("tile cache: %w", err)
 	}
+	f.ForgetImportTime()
+	return nil
+}
+
+// ForgetImportTime drops the cached import times: another process has
+// just imported.
+func (f *Files) ForgetImportTime() {
 	f.mu.Lock()
 	clear(f.stamps)
 	f.mu.Unlock()
-	return nil
 }

@@ -34,6 +34,7 @@ type handle struct {
 	head    []byte // the header and index
 	size    int64
 	mtime   time.Time
+	etag    string
 	dev     uint64
 	ino     uint64
 	checked time.Time
@@ -161,7 +162,8 @@ func open(path string, headSize int) (*handle, error) {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("%w: %s: reading header: %v", metatile.ErrCorrupt, path, err)
 	}
-	return &handle{path: path, fd: fd, head: head, size: st.Size, mtime: time.Unix(st.Mtim.Unix()),
+	mtime := time.Unix(st.Mtim.Unix())
+	return &handle{path: path, fd: fd, head: head, size: st.Size, mtime: mtime, etag: fileETag(st.Ino, st.Size, mtime),
 		dev: uint64(st.Dev), ino: st.Ino}, nil
 }
 
