@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"kiln/internal/config"
 
@@ -38,6 +39,11 @@ func (a *app) share(ctx context.Context, node bool) error {
 	}
 	a.shared = q
 	a.pipeline.Share(q)
+	a.metrics.WatchSharedQueue(func() ([renderq.NumPriorities]int, int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return q.Stats(ctx)
+	})
 	a.log.Info("render queue shared in PostgreSQL", "workers", workers)
 	return nil
 }

@@ -147,3 +147,37 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(queueDeferred, prometheus.CounterValue, float64(s.Deferred))
 	ch <- prometheus.MustNewConstMetric(queueDropped, prometheus.CounterValue, float64(s.Dropped))
 }
+
+// SharedQueueStats reads the state of the queue several nodes share.
+type SharedQueueStats func() (queued [renderq.NumPriorities]int, running int, err error)
+
+// WatchSharedQueue exports the cluster's queue, read when scraped:
+// kiln_shared_queue_depth{priority} and kiln_shared_queue_running. An
+// unreadable queue exports neither and logs nothing: the scrape shows the
+// gap.
+func (m *Metrics) WatchSharedQueue(stats SharedQueueStats) {
+	m.Registry.MustRegister(sharedQueueCollector{stats})
+}
+
+var (
+	sharedDepth   = prometheus.NewDesc("kiln_shared_queue_depth", "Jobs waiting in the queue the nodes share, by priority.", []string{"priority"}, nil)
+	sharedRunning = prometheus.NewDesc("kiln_shared_queue_running", "Jobs of the shared queue being rendered on any node.", nil, nil)
+)
+
+type sharedQueueCollector struct{ stats SharedQueueStats }
+
+func (c sharedQueueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sharedDepth
+	ch <- sharedRunning
+}
+
+func (c sharedQueueCollector) Collect(ch chan<- prometheus.Metric) {
+	queued, running, err := c.stats()
+	if err != nil {
+		return
+	}
+	for p, n := range queued {
+		ch <- prometheus.MustNewConstMetric(sharedDepth, prometheus.GaugeValue, float64(n), renderq.Priority(p).String())
+	}
+	ch <- prometheus.MustNewConstMetric(sharedRunning, prometheus.GaugeValue, float64(running))
+}

@@ -168,11 +168,12 @@ func Open(ctx context.Context, cfg Config, handle Handler) (*Queue, error) {
 		CompletedJobRetentionPeriod: time.Hour,
 		// River's defaults (a fetch at most every 100 ms, one insert
 		// notification per 100 ms, a poll every second) suit jobs of
-		// seconds; many metatiles render in milliseconds. About one insert
-		// notification in ten is not acted on when they come
-		// back to back, so the poll bounds what that costs.
+		// seconds; many metatiles render in milliseconds. Some insert
+		// notifications that come back to back are not acted on, so the
+		// poll is shorter too; at 50 ms its queries cost a bulk render
+		// as much PostgreSQL time as the jobs themselves.
 		FetchCooldown:     2 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
+		FetchPollInterval: 250 * time.Millisecond,
 	}
 	q := &Queue{pool: pool, cfg: cfg, log: cfg.Logger, waiters: map[int64][]chan error{},
 		ended: map[int64]error{}, endedOrder: make([]int64, 0, keepEnded)}
@@ -481,16 +482,28 @@ func (w *worker) Work(ctx context.Context, job *river.Job[renderArgs]) error {
 		// This node is stopping: the job goes back for another node.
 		return err
 	}
+	// The job is marked completed and its waiters told in one transaction,
+	// at once rather than in river's next batch: a job whose waiters heard
+	// that it is stored is never rendered again by another node, even if
+	// this one dies the next moment.
 	status := "ok"
 	if err != nil {
 		// NOTIFY payloads are bounded (8000 bytes).
 		status = "error: " + truncate(err.Error(), 1000)
 	}
-	// Waiters wake on this; the poll catches them if it is lost.
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, nerr := w.q.pool.Exec(nctx, "SELECT pg_notify($1, $2)", doneChannel, strconv.FormatInt(job.ID, 10)+" "+status); nerr != nil {
-		w.q.log.Warn("shared queue: notifying waiters", "job", job.ID, "err", nerr)
+	terr := pgx.BeginFunc(cctx, w.q.pool, func(tx pgx.Tx) error {
+		if err == nil {
+			if _, err := river.JobCompleteTx[*riverpgxv5.Driver](cctx, tx, job); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(cctx, "SELECT pg_notify($1, $2)", doneChannel, strconv.FormatInt(job.ID, 10)+" "+status)
+		return err
+	})
+	if terr != nil {
+		w.q.log.Warn("shared queue: recording a finished job", "job", job.ID, "err", terr)
 	}
 	if err != nil {
 		// A render that failed fails again on another node: not retried.
@@ -519,4 +532,26 @@ func Invalidate(ctx context.Context, url, why string) error {
 		return fmt.Errorf("sharedq: telling the nodes: %w", err)
 	}
 	return nil
+}
+
+// Stats counts the jobs waiting, by priority, and running on any node.
+func (q *Queue) Stats(ctx context.Context) (queued [renderq.NumPriorities]int, running int, err error) {
+	rows, err := q.pool.Query(ctx, `SELECT priority, count(*) FILTER (WHERE state <> 'running'), count(*) FILTER (WHERE state = 'running')
+		FROM river_job WHERE queue = $1 AND state IN ('available', 'pending', 'retryable', 'scheduled', 'running')
+		GROUP BY priority`, queueName)
+	if err != nil {
+		return queued, 0, fmt.Errorf("sharedq: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var prio, waiting, run int
+		if err := rows.Scan(&prio, &waiting, &run); err != nil {
+			return queued, 0, fmt.Errorf("sharedq: %w", err)
+		}
+		if p := prio - 1; p >= 0 && p < renderq.NumPriorities {
+			queued[p] += waiting
+		}
+		running += run
+	}
+	return queued, running, rows.Err()
 }

@@ -132,6 +132,13 @@ func TestPriorities(t *testing.T) {
 	bulk := enqueue(4, renderq.Bulk)
 	onDemand := enqueue(5, renderq.OnDemand)
 	raised := enqueue(3, renderq.OnDemand) // joins low3's job and moves it up
+	queued, running, err := q.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [renderq.NumPriorities]int{renderq.OnDemand: 2, renderq.Bulk: 1, renderq.Low: 2}; queued != want || running != 1 {
+		t.Errorf("stats: %v queued, %d running; want %v, 1", queued, running, want)
+	}
 	close(release)
 	for _, tk := range []pipeline.SharedTicket{first, low1, low2, low3, bulk, onDemand, raised} {
 		if err := tk.Wait(ctx); err != nil {
