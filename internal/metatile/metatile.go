@@ -9,9 +9,11 @@
 package metatile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -101,35 +103,39 @@ func Decode(b []byte, m tile.Meta) (*Header, [][]byte, error) {
 // Encode writes a "META" file for m. tiles holds N×N tiles by index slot
 // (see tile.Meta.Index); nil or empty slots get size 0, as renderd writes the
 // tiles of a metatile that lie outside the world. Tile data follows the
-// header in index order, as renderd lays it out.
+// header in index order, as renderd lays it out, except that a tile equal to
+// an earlier one points at that one's bytes.
 func Encode(w io.Writer, m tile.Meta, tiles [][]byte) error {
 	if len(tiles) != m.N*m.N {
 		return fmt.Errorf("metatile %s: %d tiles, want %d", m, len(tiles), m.N*m.N)
 	}
-	hs := HeaderSize(m.N)
-	head := make([]byte, hs)
+	offs, first, size := layout(m, tiles)
+	for i, t := range tiles {
+		if len(t) > MaxTileSize {
+			return fmt.Errorf("metatile %s: tile %d is %d bytes, over the %d-byte limit", m, i, len(t), MaxTileSize)
+		}
+	}
+	if size > 1<<31-1 {
+		return fmt.Errorf("metatile %s: %d bytes do not fit 32-bit offsets", m, size)
+	}
+	head := make([]byte, HeaderSize(m.N))
 	copy(head, Magic)
 	le := binary.LittleEndian
 	le.PutUint32(head[4:], uint32(len(tiles)))
 	le.PutUint32(head[8:], uint32(m.X))
 	le.PutUint32(head[12:], uint32(m.Y))
 	le.PutUint32(head[16:], uint32(m.Z))
-	off := int64(hs)
 	for i, t := range tiles {
-		if len(t) > MaxTileSize {
-			return fmt.Errorf("metatile %s: tile %d is %d bytes, over the %d-byte limit", m, i, len(t), MaxTileSize)
-		}
-		le.PutUint32(head[headSize+i*entrySize:], uint32(off))
+		le.PutUint32(head[headSize+i*entrySize:], uint32(offs[i]))
 		le.PutUint32(head[headSize+i*entrySize+4:], uint32(len(t)))
-		off += int64(len(t))
-	}
-	if off > 1<<31-1 {
-		return fmt.Errorf("metatile %s: %d bytes do not fit 32-bit offsets", m, off)
 	}
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
-	for _, t := range tiles {
+	for i, t := range tiles {
+		if !first[i] {
+			continue
+		}
 		if _, err := w.Write(t); err != nil {
 			return err
 		}
@@ -137,13 +143,35 @@ func Encode(w io.Writer, m tile.Meta, tiles [][]byte) error {
 	return nil
 }
 
+// layout places the tiles after the header. A tile whose bytes equal an
+// earlier tile's shares its offset, as mod_tile reads every index entry on
+// its own: the 64 identical tiles of a metatile of open sea are stored once.
+// first reports the tiles whose bytes are written; size is the file's.
+func layout(m tile.Meta, tiles [][]byte) (offs []int64, first []bool, size int64) {
+	offs, first = make([]int64, len(tiles)), make([]bool, len(tiles))
+	seed := maphash.MakeSeed()
+	seen := make(map[uint64]int, len(tiles)) // hash of a tile's bytes → its first index
+	size = int64(HeaderSize(m.N))
+	for i, t := range tiles {
+		offs[i], first[i] = size, true // an empty tile too, as renderd writes it
+		if len(t) == 0 {
+			continue
+		}
+		h := maphash.Bytes(seed, t)
+		if j, ok := seen[h]; ok && bytes.Equal(tiles[j], t) {
+			offs[i], first[i] = offs[j], false
+			continue
+		}
+		seen[h] = i
+		size += int64(len(t))
+	}
+	return offs, first, size
+}
+
 // Size is the length of the file Encode writes.
 func Size(m tile.Meta, tiles [][]byte) int {
-	n := HeaderSize(m.N)
-	for _, t := range tiles {
-		n += len(t)
-	}
-	return n
+	_, _, size := layout(m, tiles)
+	return int(size)
 }
 
 // Path is the file of metatile m of tileset set under root, in mod_tile's

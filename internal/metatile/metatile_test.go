@@ -203,3 +203,62 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeStoresEqualTilesOnce(t *testing.T) {
+	sea, land := bytes.Repeat([]byte("sea"), 100), bytes.Repeat([]byte("land"), 100)
+	tests := []struct {
+		name  string
+		tile  func(i int) []byte
+		bytes int // of tile data
+	}{
+		{"all equal", func(int) []byte { return bytes.Clone(sea) }, len(sea)},
+		{"two kinds", func(i int) []byte {
+			if i%3 == 0 {
+				return bytes.Clone(land)
+			}
+			return bytes.Clone(sea)
+		}, len(sea) + len(land)},
+		{"all differ", func(i int) []byte { return []byte{'t', byte(i)} }, 64 * 2},
+		{"same length, other bytes", func(i int) []byte { return []byte{'t', byte(i % 2)} }, 2 * 2},
+	}
+	m := tile.Meta{Z: 14, X: 4816, Y: 6160, N: 8}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tiles := make([][]byte, 64)
+			for i := range tiles {
+				tiles[i] = tc.tile(i)
+			}
+			var b bytes.Buffer
+			if err := Encode(&b, m, tiles); err != nil {
+				t.Fatal(err)
+			}
+			if want := HeaderSize(8) + tc.bytes; b.Len() != want || Size(m, tiles) != want {
+				t.Errorf("%d bytes written, Size %d, want %d", b.Len(), Size(m, tiles), want)
+			}
+			_, got, err := Decode(b.Bytes(), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tiles {
+				if !bytes.Equal(got[i], tiles[i]) {
+					t.Errorf("tile %d = %q, want %q", i, got[i], tiles[i])
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	m := tile.Meta{Z: 14, X: 4816, Y: 6160, N: 8}
+	tiles := make([][]byte, 64)
+	for i := range tiles {
+		tiles[i] = bytes.Repeat([]byte{byte(i)}, 8<<10) // a map tile's size, all different
+	}
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := Encode(&buf, m, tiles); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -6,6 +6,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -124,6 +125,11 @@ type Pipeline struct {
 	wait    time.Duration
 
 	canvases sync.Map // pixel side → *sync.Pool of *image.RGBA
+
+	// uniform keeps the encodings of one-colour tiles (see encodeTile), at
+	// most maxUniform of them.
+	uniform  sync.Map // uniformKey → []byte
+	uniformN atomic.Int32
 
 	// shared, if set, takes every render and gives it to whichever node
 	// of a cluster is free; queue then runs the ones this node takes.
@@ -385,7 +391,7 @@ func (p *Pipeline) encode(ctx context.Context, s *Style, m tile.Meta, ts int, ca
 		wg.Go(func() {
 			for c := range coords {
 				o := image.Pt((c.X-m.X)*ts, (c.Y-m.Y)*ts)
-				b, err := s.Encoder.Bytes(canvas.SubImage(image.Rectangle{Min: o, Max: o.Add(image.Pt(ts, ts))}))
+				b, err := p.encodeTile(s.Encoder, canvas.SubImage(image.Rectangle{Min: o, Max: o.Add(image.Pt(ts, ts))}).(*image.RGBA))
 				if err != nil {
 					select {
 					case errs <- fmt.Errorf("tile %s: %w", c, err):
@@ -413,6 +419,57 @@ feed:
 	default:
 	}
 	return tiles, ctx.Err()
+}
+
+// maxUniform bounds the one-colour tiles kept encoded: a style has a few
+// (its sea, its background, transparent).
+const maxUniform = 256
+
+// uniformKey names the encoding of a one-colour tile.
+type uniformKey struct {
+	enc    *imgenc.Encoder
+	side   int
+	colour [4]byte
+}
+
+// encodeTile encodes one tile. A tile of one colour (the open sea, a
+// style's background) is encoded once per colour, encoder and size and
+// then reused: most of a planet's tiles at low and middle zooms are such,
+// and encoding 64 of them was nearly all the cost of an empty metatile.
+// The bytes returned may be shared and must not be modified.
+func (p *Pipeline) encodeTile(enc *imgenc.Encoder, img *image.RGBA) ([]byte, error) {
+	colour, ok := uniformColour(img)
+	if !ok {
+		return enc.Bytes(img)
+	}
+	k := uniformKey{enc: enc, side: img.Rect.Dx(), colour: colour}
+	if b, ok := p.uniform.Load(k); ok {
+		return b.([]byte), nil
+	}
+	b, err := enc.Bytes(img)
+	if err == nil && p.uniformN.Add(1) <= maxUniform {
+		p.uniform.Store(k, b)
+	}
+	return b, err
+}
+
+// uniformColour returns the colour of img if every pixel has it.
+func uniformColour(img *image.RGBA) ([4]byte, bool) {
+	r := img.Rect
+	if r.Empty() {
+		return [4]byte{}, false
+	}
+	row0 := img.Pix[img.PixOffset(r.Min.X, r.Min.Y):][:4*r.Dx()]
+	// A row is one colour when it equals itself shifted by a pixel.
+	if !bytes.Equal(row0[4:], row0[:len(row0)-4]) {
+		return [4]byte{}, false
+	}
+	for y := r.Min.Y + 1; y < r.Max.Y; y++ {
+		if !bytes.Equal(img.Pix[img.PixOffset(r.Min.X, y):][:len(row0)], row0) {
+			return [4]byte{}, false
+		}
+	}
+	return [4]byte(row0), true
 }
 
 type appendWriter struct{ b *[]byte }

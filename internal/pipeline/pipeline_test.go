@@ -313,18 +313,118 @@ func TestSeedAndExpire(t *testing.T) {
 }
 
 // BenchmarkRenderMetatile is one whole on-demand render of an 8×8
-// metatile with the flat renderer: canvas, 64 PNG encodes, metatile file,
-// atomic store. It measures the pipeline's own cost around a renderer.
+// metatile: canvas, 64 PNG encodes, metatile file, atomic store. It
+// measures the pipeline's own cost around a renderer, for a metatile of
+// one colour (the open sea: one encode, reused) and for one whose every
+// tile differs.
 func BenchmarkRenderMetatile(b *testing.B) {
-	store, _ := tilestore.NewFiles(b.TempDir())
-	p := New(store, Config{Workers: 1}, metrics.New(), slog.New(slog.DiscardHandler))
-	defer p.Close(context.Background())
-	s := &Style{ID: "flat", Renderer: &flatRenderer{}, RendererName: "map", Encoder: imgenc.New(imgenc.PNG, 0),
-		MaxZoom: 20, TileSize: 256, MetaSize: 8}
-	m := tile.Meta{Z: 14, X: 8696, Y: 5752, N: 8}
-	for b.Loop() {
-		if _, err := p.Seed(context.Background(), s, 1, m, true); err != nil {
-			b.Fatal(err)
+	for _, bc := range []struct {
+		name     string
+		renderer Renderer
+	}{
+		{"one colour", seaRenderer{}},
+		{"every tile different", patternRenderer{}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			store, _ := tilestore.NewFiles(b.TempDir())
+			p := New(store, Config{Workers: 1}, metrics.New(), slog.New(slog.DiscardHandler))
+			defer p.Close(context.Background())
+			s := &Style{ID: "bench", Renderer: bc.renderer, RendererName: "map", Encoder: imgenc.New(imgenc.PNG, 0),
+				MaxZoom: 20, TileSize: 256, MetaSize: 8}
+			m := tile.Meta{Z: 14, X: 8696, Y: 5752, N: 8}
+			for b.Loop() {
+				if _, err := p.Seed(context.Background(), s, 1, m, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// seaRenderer paints every metatile the sea's colour.
+type seaRenderer struct{}
+
+func (seaRenderer) Render(_ context.Context, _ tile.Meta, _ int, _ float64, dst *image.RGBA) error {
+	draw.Draw(dst, dst.Rect, image.NewUniform(color.RGBA{170, 211, 223, 255}), image.Point{}, draw.Src)
+	return nil
+}
+
+// patternRenderer draws diagonal stripes whose colour changes along them,
+// so that no two tiles of a metatile are alike.
+type patternRenderer struct{}
+
+func (patternRenderer) Render(_ context.Context, _ tile.Meta, _ int, _ float64, dst *image.RGBA) error {
+	r := dst.Rect
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			v := uint8((x + y) / 7)
+			dst.SetRGBA(x, y, color.RGBA{v, uint8(x / 64), uint8(y / 64), 255})
+		}
+	}
+	return nil
+}
+
+func TestUniformColour(t *testing.T) {
+	sea := color.RGBA{170, 211, 223, 255}
+	canvas := func(odd ...image.Point) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+		draw.Draw(img, img.Rect, image.NewUniform(sea), image.Point{}, draw.Src)
+		for _, p := range odd {
+			img.SetRGBA(p.X, p.Y, color.RGBA{170, 211, 224, 255})
+		}
+		return img
+	}
+	area := image.Rect(32, 32, 64, 64)
+	tests := []struct {
+		name string
+		img  *image.RGBA
+		want bool
+	}{
+		{"one colour", canvas(), true},
+		{"one colour, a tile of it", canvas(image.Pt(0, 0), image.Pt(31, 40)).SubImage(area).(*image.RGBA), true},
+		{"first pixel differs", canvas(image.Pt(32, 32)).SubImage(area).(*image.RGBA), false},
+		{"last pixel differs", canvas(image.Pt(63, 63)).SubImage(area).(*image.RGBA), false},
+		{"end of the first row differs", canvas(image.Pt(63, 32)).SubImage(area).(*image.RGBA), false},
+		{"transparent", image.NewRGBA(image.Rect(0, 0, 8, 8)), true},
+		{"empty", image.NewRGBA(image.Rectangle{}), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ok := uniformColour(tc.img)
+			if ok != tc.want {
+				t.Fatalf("uniform = %v, want %v", ok, tc.want)
+			}
+			if ok && tc.img.Rect.Dx() > 8 && c != [4]byte{sea.R, sea.G, sea.B, sea.A} {
+				t.Errorf("colour %v, want %v", c, sea)
+			}
+		})
+	}
+}
+
+// A metatile of one colour is encoded once and stored as one tile's bytes;
+// the next, of another colour, gets its own.
+func TestOneColourMetatile(t *testing.T) {
+	f := newFixture(t, &flatRenderer{})
+	ctx := context.Background()
+	for i, m := range []tile.Meta{{Z: 9, X: 8, Y: 16, N: 8}, {Z: 9, X: 16, Y: 16, N: 8}} {
+		if _, err := f.p.Seed(ctx, f.style, 1, m, false); err != nil {
+			t.Fatal(err)
+		}
+		file, err := f.store.ReadMeta(ctx, f.style.Set(1), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, tiles, err := metatile.Decode(file, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := metatile.HeaderSize(8) + len(tiles[0]); len(file) != want {
+			t.Errorf("metatile %s: %d bytes, want %d (one tile's)", m, len(file), want)
+		}
+		for j, b := range tiles {
+			if r := red(t, b); r != i+1 {
+				t.Fatalf("metatile %s, tile %d: render %d, want %d", m, j, r, i+1)
+			}
 		}
 	}
 }

@@ -89,9 +89,21 @@ func TestModTileServesKilnCache(t *testing.T) {
 
 	// Liechtenstein: a few metatiles per zoom from 0 to 12.
 	const west, south, east, north = 9.47, 47.04, 9.64, 47.27
-	run(t, dir, nil, nil, kiln, "render", "--data", data, "--style", "debug",
-		"--bbox", fmt.Sprintf("%g,%g,%g,%g", west, south, east, north), "--zoom", "0-12")
+	bbox := fmt.Sprintf("%g,%g,%g,%g", west, south, east, north)
+	run(t, dir, nil, nil, kiln, "render", "--data", data, "--style", "debug", "--bbox", bbox, "--zoom", "0-12")
+	// The default style around the country at z10: a metatile of mostly
+	// empty land, whose equal tiles kiln stores once, pointed at by every
+	// index entry, which mod_tile must read as any metatile.
+	sample, err := filepath.Abs(filepath.Join("..", "..", "data", "osm", "liechtenstein-2013-08-03.osm.pbf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, nil, nil, kiln, "import", "--data", data, sample)
+	run(t, dir, nil, nil, kiln, "render", "--data", data, "--style", "default", "--bbox", bbox, "--zoom", "10")
 	touchStamp(t, tiles)
+	cx, cy := lonLatTile((west+east)/2, (south+north)/2, 10)
+	emptyTile := farthestTile(10, cx, cy)
+	checkSharedTiles(t, tiles, "default", tile.MetaOf(emptyTile, metaSize))
 
 	kilnAddr := freeAddr(t)
 	ks := start(t, "kiln serve", dir, filepath.Join(dir, "kiln.log"),
@@ -115,23 +127,25 @@ func TestModTileServesKilnCache(t *testing.T) {
 	mx, my := lonLatTile((west+east)/2, (south+north)/2, 8)
 	cases := []struct {
 		name string
+		set  string
 		c    tile.Coord
 	}{
-		{"z0 world", tile.Coord{Z: 0, X: 0, Y: 0}},
-		{"z1 north-east of a mostly empty metatile", tile.Coord{Z: 1, X: 1, Y: 0}},
-		{"z1 south-west", tile.Coord{Z: 1, X: 0, Y: 1}},
-		{"z2 middle", tile.Coord{Z: 2, X: 2, Y: 1}},
-		{"z2 last tile of the world", tile.Coord{Z: 2, X: 3, Y: 3}},
-		{"z8 bbox centre", tile.Coord{Z: 8, X: mx, Y: my}},
-		{"z12 north-west corner of the bbox", tile.Coord{Z: 12, X: nwX, Y: nwY}},
-		{"z12 south-east corner of the bbox", tile.Coord{Z: 12, X: seX, Y: seY}},
+		{"z0 world", "debug", tile.Coord{Z: 0, X: 0, Y: 0}},
+		{"z1 north-east of a mostly empty metatile", "debug", tile.Coord{Z: 1, X: 1, Y: 0}},
+		{"z1 south-west", "debug", tile.Coord{Z: 1, X: 0, Y: 1}},
+		{"z2 middle", "debug", tile.Coord{Z: 2, X: 2, Y: 1}},
+		{"z2 last tile of the world", "debug", tile.Coord{Z: 2, X: 3, Y: 3}},
+		{"z8 bbox centre", "debug", tile.Coord{Z: 8, X: mx, Y: my}},
+		{"z12 north-west corner of the bbox", "debug", tile.Coord{Z: 12, X: nwX, Y: nwY}},
+		{"z12 south-east corner of the bbox", "debug", tile.Coord{Z: 12, X: seX, Y: seY}},
+		{"z10 empty tile stored once for its metatile", "default", emptyTile},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.c
-			stored := storedTile(t, tiles, "debug", c)
-			fromApache := getTile(t, ah, fmt.Sprintf("http://%s/debug/%d/%d/%d.png", apacheAddr, c.Z, c.X, c.Y))
-			fromKiln := getTile(t, ks, fmt.Sprintf("http://%s/styles/debug/%d/%d/%d.png", kilnAddr, c.Z, c.X, c.Y))
+			stored := storedTile(t, tiles, tc.set, c)
+			fromApache := getTile(t, ah, fmt.Sprintf("http://%s/%s/%d/%d/%d.png", apacheAddr, tc.set, c.Z, c.X, c.Y))
+			fromKiln := getTile(t, ks, fmt.Sprintf("http://%s/styles/%s/%d/%d/%d.png", kilnAddr, tc.set, c.Z, c.X, c.Y))
 			if !bytes.Equal(fromApache, stored) {
 				t.Errorf("tile %s: mod_tile served %d bytes that differ from the %d bytes in kiln's metatile\n%s",
 					c, len(fromApache), len(stored), ah.tail())
@@ -152,14 +166,14 @@ func TestModTileServesKilnCache(t *testing.T) {
 
 	for _, tc := range cases {
 		c := tc.c
-		want := "file://" + metatile.Path(tiles, "debug", tile.MetaOf(c, metaSize))
+		want := "file://" + metatile.Path(tiles, tc.set, tile.MetaOf(c, metaSize))
 		for _, s := range []struct {
 			who string
 			p   *proc
 			url string
 		}{
-			{"mod_tile", ah, fmt.Sprintf("http://%s/debug/%d/%d/%d.png/status", apacheAddr, c.Z, c.X, c.Y)},
-			{"kiln", ks, fmt.Sprintf("http://%s/styles/debug/%d/%d/%d.png/status", kilnAddr, c.Z, c.X, c.Y)},
+			{"mod_tile", ah, fmt.Sprintf("http://%s/%s/%d/%d/%d.png/status", apacheAddr, tc.set, c.Z, c.X, c.Y)},
+			{"kiln", ks, fmt.Sprintf("http://%s/styles/%s/%d/%d/%d.png/status", kilnAddr, tc.set, c.Z, c.X, c.Y)},
 		} {
 			status := getText(t, s.p, s.url)
 			if !strings.HasPrefix(status, "Tile is clean.") {
@@ -332,7 +346,7 @@ const mapnikStyle = `<?xml version="1.0" encoding="utf-8"?>
 `
 
 // apacheConf is a self-contained Apache configuration that serves tileDir's
-// "debug" tileset with mod_tile at addr. It never waits for renderd: there
+// "debug" and "default" tilesets with mod_tile at addr. It never waits for renderd: there
 // is none, and bulk mode keeps mod_tile from asking for re-renders.
 func apacheConf(root, addr, tileDir, mpm, authz, modTile string) string {
 	user := ""
@@ -356,6 +370,7 @@ LoadModule tile_module %[6]s
     ServerName 127.0.0.1
     ModTileTileDir %[3]s
     AddTileConfig /debug/ debug
+    AddTileConfig /default/ default
     ModTileRenderdSocketName %[1]s/no-renderd.sock
     ModTileBulkMode On
     ModTileRequestTimeout 0
@@ -438,6 +453,40 @@ func storedTile(t *testing.T, root, set string, c tile.Coord) []byte {
 		t.Fatalf("%s holds no bytes for tile %s", p, c)
 	}
 	return data
+}
+
+// farthestTile is the tile of x, y's metatile farthest from it.
+func farthestTile(z, x, y int) tile.Coord {
+	m := tile.MetaOf(tile.Coord{Z: z, X: x, Y: y}, metaSize)
+	far := tile.Coord{Z: z, X: m.X, Y: m.Y}
+	if x-m.X < m.N/2 {
+		far.X = m.X + m.N - 1
+	}
+	if y-m.Y < m.N/2 {
+		far.Y = m.Y + m.N - 1
+	}
+	return far
+}
+
+// checkSharedTiles checks that metatile m of set stores some of its tiles
+// once for several index entries, so that the test reads such entries.
+func checkSharedTiles(t *testing.T, root, set string, m tile.Meta) {
+	t.Helper()
+	b, err := os.ReadFile(metatile.Path(root, set, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := metatile.Decode(b, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := map[int64]bool{}
+	for _, e := range h.Index {
+		offsets[e.Offset] = true
+	}
+	if len(offsets) >= len(h.Index)/2 {
+		t.Fatalf("metatile %s of %s: %d distinct offsets for %d tiles; expected most tiles empty and shared", m, set, len(offsets), len(h.Index))
+	}
 }
 
 // decodePNG checks that b is a 256×256 PNG and returns the image.
