@@ -14,37 +14,50 @@ import (
 	"kiln/internal/tile"
 )
 
-// share puts a's renders on the queue in PostgreSQL that [queue] names,
-// when it names one: a serving node (node true) also renders the jobs
-// other nodes queue; kiln render and kiln expire only queue and wait.
-func (a *app) share(ctx context.Context, node bool) error {
+// share puts a's renders, and the page loads of ps if not nil, on the
+// queue in PostgreSQL that [queue] names, when it names one: a serving node
+// (node true) also renders and loads the jobs other nodes queue; kiln
+// render, kiln expire and kiln thumb only queue and wait.
+func (a *app) share(ctx context.Context, node bool, ps *pageSide) error {
 	if a.cfg.Queue.Backend != "postgres" {
 		return nil
 	}
-	workers := 0
+	workers, pageWorkers := 0, 0
 	if node {
 		workers = a.pipeline.Workers()
+		if ps != nil {
+			pageWorkers = ps.pages.Workers()
+		}
+	}
+	var loadPage sharedq.PageHandler
+	if ps != nil {
+		loadPage = ps.pages.LoadHere
 	}
 	q, err := sharedq.Open(ctx, sharedq.Config{
 		URL:           a.cfg.QueueURL(),
 		Workers:       workers,
 		Prefetch:      min(workers, 1), // hides a fetch's round trip between two renders
+		PageWorkers:   pageWorkers,
 		RenderTimeout: a.cfg.Render.Timeout,
+		PageTimeout:   pageJobTimeout(a.cfg),
 		Lease:         a.cfg.Queue.Lease,
 		Logger:        a.log,
 		OnInvalidate:  a.invalidate,
-	}, a.renderJob)
+	}, a.renderJob, loadPage)
 	if err != nil {
 		return err
 	}
 	a.shared = q
 	a.pipeline.Share(q)
+	if ps != nil {
+		ps.pages.Share(q)
+	}
 	a.metrics.WatchSharedQueue(func() ([renderq.NumPriorities]int, int, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		return q.Stats(ctx)
 	})
-	a.log.Info("render queue shared in PostgreSQL", "workers", workers)
+	a.log.Info("render queue shared in PostgreSQL", "workers", workers, "page_workers", pageWorkers)
 	return nil
 }
 

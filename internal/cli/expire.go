@@ -52,7 +52,7 @@ func expireCmd(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer a.close(context.Background())
-	if err := a.share(ctx, false); err != nil {
+	if err := a.share(ctx, false, nil); err != nil {
 		return err
 	}
 	lo, hi := st.MinZoom, st.MaxZoom

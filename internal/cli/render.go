@@ -55,7 +55,7 @@ func render(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer a.close(context.Background())
-	if err := a.share(ctx, false); err != nil {
+	if err := a.share(ctx, false, nil); err != nil {
 		return err
 	}
 	if a.shared != nil && !flagSet(fs, "threads") {

@@ -49,10 +49,6 @@ func serve(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	if err := a.share(ctx, true); err != nil {
-		a.close(ctx)
-		return err
-	}
 	glyphSet, err := newGlyphs(a.fonts)
 	if err != nil {
 		a.close(ctx)
@@ -60,6 +56,11 @@ func serve(ctx context.Context, args []string, io IO) error {
 	}
 	ps, err := buildPages(cfg, a.metrics, log)
 	if err != nil {
+		a.close(ctx)
+		return err
+	}
+	if err := a.share(ctx, true, ps); err != nil {
+		ps.close(ctx)
 		a.close(ctx)
 		return err
 	}

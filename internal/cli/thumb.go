@@ -75,6 +75,10 @@ func thumbCmd(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer ps.close(context.Background())
+	// With a shared queue the nodes load the pages; this only waits.
+	if err := a.share(ctx, false, ps); err != nil {
+		return err
+	}
 
 	start := time.Now()
 	bar := newProgress(io.Err, log, "pages", len(urls))

@@ -141,7 +141,8 @@ type Queue struct {
 	Backend string `toml:"backend"` // "local" or "postgres"
 	URL     string `toml:"url"`     // postgres: the database; "": db
 	// Lease is how long a node may hold a job before it is taken to have
-	// died and the job goes to another node; 0: twice render.timeout
+	// died and the job goes to another node; 0: twice the longer of
+	// render.timeout and a page job's (thumbnails.timeout and half again)
 	// plus 30 s.
 	Lease time.Duration `toml:"lease"`
 }
@@ -519,10 +520,17 @@ func (c *Config) validateQueue(bad func(key, format string, args ...any)) {
 			bad("queue.url", "%q is not a postgres://user:pass@host:port/db URL", redact(q.URL))
 		}
 	}
-	// A job must outlive its render (render + half of it + 1 s, see
-	// sharedq.JobTimeout) before its lease runs out.
-	if min := c.Render.Timeout + c.Render.Timeout/2 + time.Second; q.Lease != 0 && q.Lease <= min {
-		bad("queue.lease", "%v is too short for render.timeout %v: it must be over %v", q.Lease, c.Render.Timeout, min)
+	// A job must end (its deadline + half of it + 1 s, see
+	// sharedq.JobTimeout) before its lease runs out: a metatile's deadline
+	// is render.timeout, a page's thumbnails.timeout and half again.
+	jobTimeout := func(d time.Duration) time.Duration { return d + d/2 + time.Second }
+	page := c.Thumbnails.Timeout + c.Thumbnails.Timeout/2
+	switch {
+	case q.Lease == 0:
+	case c.Render.Timeout >= page && q.Lease <= jobTimeout(c.Render.Timeout):
+		bad("queue.lease", "%v is too short for render.timeout %v: it must be over %v", q.Lease, c.Render.Timeout, jobTimeout(c.Render.Timeout))
+	case c.Render.Timeout < page && q.Lease <= jobTimeout(page):
+		bad("queue.lease", "%v is too short for thumbnails.timeout %v (a page job gets %v): it must be over %v", q.Lease, c.Thumbnails.Timeout, page, jobTimeout(page))
 	}
 }
 

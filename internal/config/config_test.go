@@ -129,6 +129,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"queue without a database", "[queue]\nbackend = \"postgres\"\n", "queue.url: empty, and no db"},
 		{"queue url not postgres", "[queue]\nbackend = \"postgres\"\nurl = \"mysql://h/db\"\n", "queue.url"},
 		{"queue lease too short", "[render]\ntimeout = \"60s\"\n[queue]\nbackend = \"postgres\"\nurl = \"postgres://h/db\"\nlease = \"80s\"\n", "queue.lease: 1m20s is too short for render.timeout 1m0s: it must be over 1m31s"},
+		{"queue lease too short for pages", "[render]\ntimeout = \"4s\"\n[queue]\nbackend = \"postgres\"\nurl = \"postgres://h/db\"\nlease = \"8s\"\n", "queue.lease: 8s is too short for thumbnails.timeout 30s (a page job gets 45s): it must be over 1m8.5s"},
 		{"cache backend", "[cache]\nbackend = \"redis\"\n", `cache.backend: "redis" is not files or s3`},
 		{"cache endpoint missing", "[cache]\nbackend = \"s3\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\n", `cache.endpoint: "" is not host:port`},
 		{"cache endpoint URL", "[cache]\nbackend = \"s3\"\nendpoint = \"https://s3.example.org\"\nbucket = \"tiles\"\naccess_key_id = \"k\"\n", `cache.endpoint: "https://s3.example.org" is not host:port (no scheme`},

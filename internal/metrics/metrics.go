@@ -160,8 +160,8 @@ func (m *Metrics) WatchSharedQueue(stats SharedQueueStats) {
 }
 
 var (
-	sharedDepth   = prometheus.NewDesc("kiln_shared_queue_depth", "Jobs waiting in the queue the nodes share, by priority.", []string{"priority"}, nil)
-	sharedRunning = prometheus.NewDesc("kiln_shared_queue_running", "Jobs of the shared queue being rendered on any node.", nil, nil)
+	sharedDepth   = prometheus.NewDesc("kiln_shared_queue_depth", "Jobs (metatiles and pages) waiting in the queue the nodes share, by priority.", []string{"priority"}, nil)
+	sharedRunning = prometheus.NewDesc("kiln_shared_queue_running", "Jobs of the shared queue being rendered or loaded on any node.", nil, nil)
 )
 
 type sharedQueueCollector struct{ stats SharedQueueStats }

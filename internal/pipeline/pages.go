@@ -57,7 +57,33 @@ type Pages struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	encoders map[imgenc.Format]*imgenc.Encoder
+
+	// shared, if set, takes every page load and gives it to whichever
+	// node of a cluster has a free page; queue then runs the ones this
+	// node takes.
+	shared SharedPages
 }
+
+// PageJob names a page load as the nodes of a cluster hand it around.
+type PageJob struct {
+	URL      string // canonical
+	FullPage bool
+}
+
+// SharedPages spreads page loads over the nodes of a cluster
+// (sharedq.Queue) as SharedQueue spreads metatiles.
+type SharedPages interface {
+	// EnqueuePage queues j at prio to be loaded and stored by some node,
+	// or joins the same load queued or running anywhere.
+	EnqueuePage(ctx context.Context, j PageJob, prio renderq.Priority) (SharedTicket, error)
+}
+
+// Share makes q take every page load from now on; this node loads what q
+// hands it through LoadHere.
+func (p *Pages) Share(q SharedPages) { p.shared = q }
+
+// Workers is how many pages this node loads at once.
+func (p *Pages) Workers() int { return p.cfg.Workers }
 
 // NewPages starts the page side with its workers.
 func NewPages(store ThumbStore, r PageRenderer, cfg PagesConfig, m *metrics.Metrics, log *slog.Logger) *Pages {
@@ -132,7 +158,7 @@ func (p *Pages) Thumbnail(ctx context.Context, req ThumbRequest) (Thumb, error) 
 			if ttl := p.ttl(e); now.Sub(e.CapturedAt) > ttl {
 				p.cacheResult("stale")
 				t.State = Stale
-				if _, err := p.submit(key, renderq.Dirty); err != nil && !errors.Is(err, renderq.ErrDeferred) {
+				if _, err := p.submit(ctx, key, renderq.Dirty); err != nil && !errors.Is(err, renderq.ErrDeferred) {
 					p.log.Debug("stale thumbnail not re-queued", "url", req.URL, "err", err)
 				}
 				return t, nil
@@ -150,8 +176,7 @@ func (p *Pages) Thumbnail(ctx context.Context, req ThumbRequest) (Thumb, error) 
 		return Thumb{}, err
 	}
 	p.cacheResult("miss")
-	prio := req.Priority
-	tk, err := p.submit(key, prio)
+	wait, err := p.submit(ctx, key, req.Priority)
 	if err != nil {
 		return Thumb{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -163,7 +188,7 @@ func (p *Pages) Thumbnail(ctx context.Context, req ThumbRequest) (Thumb, error) 
 		ctx, cancel = context.WithTimeout(ctx, p.cfg.Wait)
 		defer cancel()
 	}
-	e, err = tk.Wait(ctx)
+	e, err = wait(ctx)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -193,7 +218,53 @@ func (p *Pages) cacheResult(result string) {
 	p.metrics.CacheRequests.WithLabelValues("thumbnail", result).Inc()
 }
 
-func (p *Pages) submit(key thumbstore.Key, prio renderq.Priority) (*renderq.Ticket[thumbstore.Entry], error) {
+// submit queues the load of a page at prio, on the shared queue if there
+// is one, and returns what waits for it.
+func (p *Pages) submit(ctx context.Context, key thumbstore.Key, prio renderq.Priority) (wait func(context.Context) (thumbstore.Entry, error), err error) {
+	if p.shared == nil {
+		tk, err := p.submitHere(key, prio)
+		if err != nil {
+			return nil, err
+		}
+		return tk.Wait, nil
+	}
+	tk, err := p.shared.EnqueuePage(ctx, PageJob{URL: key.URL, FullPage: key.FullPage}, prio)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (thumbstore.Entry, error) {
+		werr := tk.Wait(ctx)
+		if ctx.Err() != nil {
+			return thumbstore.Entry{}, werr
+		}
+		// The node that loaded the page stored its capture, or its
+		// failure with the reason: the answer is in the cache.
+		e, err := p.store.Get(ctx, key)
+		switch {
+		case err == nil && e.Failed:
+			return thumbstore.Entry{}, &pagerender.PageError{Kind: e.Kind, Reason: e.Reason}
+		case err == nil && werr == nil:
+			return e, nil
+		case werr != nil:
+			return thumbstore.Entry{}, werr
+		}
+		return thumbstore.Entry{}, fmt.Errorf("page %s loaded by another node: %w", key.URL, err)
+	}, nil
+}
+
+// LoadHere loads page j at prio on this node's page workers, whatever the
+// shared queue, and returns once it is stored: the shared queue's nodes
+// run its page jobs with it.
+func (p *Pages) LoadHere(ctx context.Context, j PageJob, prio renderq.Priority) error {
+	tk, err := p.submitHere(thumbstore.Key{URL: j.URL, FullPage: j.FullPage}, prio)
+	if err != nil {
+		return err
+	}
+	_, err = tk.Wait(ctx)
+	return err
+}
+
+func (p *Pages) submitHere(key thumbstore.Key, prio renderq.Priority) (*renderq.Ticket[thumbstore.Entry], error) {
 	return p.queue.Submit(key.ID(), prio, func(ctx context.Context) (thumbstore.Entry, error) {
 		return p.load(ctx, key)
 	})

@@ -294,3 +294,59 @@ func BenchmarkCachedThumbnail(b *testing.B) {
 		}
 	}
 }
+
+// sharedPagesFake hands every page job to another node's LoadHere, as the
+// shared queue does (sharedq, tested on PostgreSQL, is the real one).
+type sharedPagesFake struct{ to *Pages }
+
+type doneTicket chan error
+
+func (t doneTicket) Wait(ctx context.Context) error {
+	select {
+	case err := <-t:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s sharedPagesFake) EnqueuePage(ctx context.Context, j PageJob, prio renderq.Priority) (SharedTicket, error) {
+	done := make(doneTicket, 1)
+	go func() { done <- s.to.LoadHere(context.WithoutCancel(ctx), j, prio) }()
+	return done, nil
+}
+
+// A node sharing its page loads answers from the capture another node
+// stored, and a page that failed there with that node's reason.
+func TestThumbnailLoadedByAnotherNode(t *testing.T) {
+	store, err := thumbstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newNode := func(r *pageFake) *Pages {
+		p := NewPages(store, r, PagesConfig{Workers: 1, Wait: time.Minute}, metrics.New(), slog.New(slog.DiscardHandler))
+		t.Cleanup(func() { p.Close(context.Background()) })
+		return p
+	}
+	here, there := &pageFake{}, &pageFake{fails: map[string]*pagerender.PageError{
+		"http://broken.example/": {Kind: "dns", Reason: "no such host"},
+	}}
+	a, b := newNode(here), newNode(there)
+	a.Share(sharedPagesFake{to: b})
+	ctx := context.Background()
+
+	th, err := a.Thumbnail(ctx, thumbReq("http://example.com/", pagerender.Large, imgenc.PNG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := decodeSize(t, th.Data); th.State != Rendered || size != image.Pt(201, 147) {
+		t.Errorf("state %v, size %v; want rendered, 201x147", th.State, size)
+	}
+	_, err = a.Thumbnail(ctx, thumbReq("http://broken.example/", pagerender.Small, imgenc.JPEG))
+	if pe, ok := errors.AsType[*pagerender.PageError](err); !ok || pe.Kind != "dns" || pe.Reason != "no such host" {
+		t.Errorf("failed page: %v, want the other node's dns error", err)
+	}
+	if h, th := here.loads.Load(), there.loads.Load(); h != 0 || th != 2 {
+		t.Errorf("%d pages loaded here, %d there; want 0 and 2", h, th)
+	}
+}

@@ -1,5 +1,5 @@
 // Package sharedq is the render queue that the nodes of a kiln cluster
-// share: river (github.com/riverqueue/river) on the PostgreSQL that the
+// share, for metatiles and for web pages: river (github.com/riverqueue/river) on the PostgreSQL that the
 // PostGIS deployment already runs, so that no home-made network queue
 // stands in for a real one.
 //
@@ -9,7 +9,8 @@
 // nodes is rendered once, and asking again at a higher priority moves a
 // queued job up. A job taken by a node that dies is handed to another once
 // its lease (river's RescueStuckJobsAfter) runs out: at most two renders
-// for it, never none. Callers wait for a job through PostgreSQL's
+// for it, never none. Pages are jobs of their own queue, so that a node
+// takes as many as its browser pool loads at once whatever its tile workers. Callers wait for a job through PostgreSQL's
 // LISTEN/NOTIFY, with a poll of the job table behind it for a missed
 // notification; the same connection carries cache invalidations between
 // nodes.
@@ -38,7 +39,8 @@ import (
 )
 
 const (
-	queueName = "kiln_render"
+	queueName     = "kiln_render"
+	pageQueueName = "kiln_pages"
 	// doneChannel carries "ID ok" or "ID error: reason" for every job a
 	// node finishes.
 	doneChannel = "kiln_render_done"
@@ -74,12 +76,24 @@ func (a renderArgs) job() pipeline.Job {
 	return pipeline.Job{Style: a.Style, Scale: a.Scale, Meta: tile.Meta{Z: a.Z, X: a.X, Y: a.Y, N: a.N}}
 }
 
+// pageArgs is a page job's payload: pipeline.PageJob in river's JSON.
+type pageArgs struct {
+	URL      string `json:"url"`
+	FullPage bool   `json:"full_page"`
+}
+
+func (pageArgs) Kind() string { return "kiln_page" }
+
 // riverPriority maps renderq's priorities (0 first) onto river's (1 first).
 func riverPriority(p renderq.Priority) int { return int(p) + 1 }
 
 // Handler renders and stores a job on this node, at the priority it was
 // queued with.
 type Handler func(ctx context.Context, j pipeline.Job, prio renderq.Priority) error
+
+// PageHandler loads and stores a page job on this node, at the priority it
+// was queued with.
+type PageHandler func(ctx context.Context, j pipeline.PageJob, prio renderq.Priority) error
 
 // Config sets up a node's view of the queue. Zero values take defaults.
 type Config struct {
@@ -92,12 +106,16 @@ type Config struct {
 	// without waiting for a fetch from the database. Such a job is out of
 	// the cluster's priority order while it waits.
 	Prefetch int
+	// PageWorkers is how many pages this node loads at once; 0 for a
+	// node that loads none.
+	PageWorkers int
 	// RenderTimeout is a render's deadline (render.timeout); a job gets
-	// it plus a margin before river gives up on it.
-	RenderTimeout time.Duration
+	// it plus a margin before river gives up on it. PageTimeout is a page
+	// job's, likewise.
+	RenderTimeout, PageTimeout time.Duration
 	// Lease is how long a job may run before it is taken to have died
-	// with its node and is handed to another. It must exceed
-	// RenderTimeout plus the margin. Default: twice RenderTimeout plus 30 s.
+	// with its node and is handed to another. It must exceed the longer
+	// timeout plus the margin. Default: twice that timeout plus 30 s.
 	Lease  time.Duration
 	Logger *slog.Logger
 	// OnInvalidate is called when another node says that the data or the
@@ -113,11 +131,15 @@ func (c *Config) defaults() error {
 	if c.RenderTimeout <= 0 {
 		c.RenderTimeout = time.Minute
 	}
-	if c.Lease <= 0 {
-		c.Lease = 2*c.RenderTimeout + 30*time.Second
+	if c.PageTimeout <= 0 {
+		c.PageTimeout = 2 * time.Minute
 	}
-	if c.Lease <= JobTimeout(c.RenderTimeout) {
-		return fmt.Errorf("sharedq: a lease of %v is too short for renders of up to %v: it must be over %v", c.Lease, c.RenderTimeout, JobTimeout(c.RenderTimeout))
+	longest := max(c.RenderTimeout, c.PageTimeout)
+	if c.Lease <= 0 {
+		c.Lease = 2*longest + 30*time.Second
+	}
+	if c.Lease <= JobTimeout(longest) {
+		return fmt.Errorf("sharedq: a lease of %v is too short for jobs of up to %v: it must be over %v", c.Lease, longest, JobTimeout(longest))
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -144,9 +166,10 @@ type Queue struct {
 	stopped sync.WaitGroup
 }
 
-// Open connects to the queue, creating river's tables on first use, and,
-// if cfg.Workers > 0, starts rendering jobs with handle.
-func Open(ctx context.Context, cfg Config, handle Handler) (*Queue, error) {
+// Open connects to the queue, creating river's tables on first use, and
+// starts rendering jobs with handle if cfg.Workers > 0 and loading pages
+// with handlePage if cfg.PageWorkers > 0.
+func Open(ctx context.Context, cfg Config, handle Handler, handlePage PageHandler) (*Queue, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
@@ -177,20 +200,26 @@ func Open(ctx context.Context, cfg Config, handle Handler) (*Queue, error) {
 	}
 	q := &Queue{pool: pool, cfg: cfg, log: cfg.Logger, waiters: map[int64][]chan error{},
 		ended: map[int64]error{}, endedOrder: make([]int64, 0, keepEnded)}
-	if cfg.Workers > 0 {
+	works := cfg.Workers > 0 || cfg.PageWorkers > 0
+	if works {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &worker{q: q, handle: handle})
 		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{queueName: {
-			MaxWorkers: cfg.Workers + cfg.Prefetch,
-		}}
+		rc.Queues = map[string]river.QueueConfig{}
+		if cfg.Workers > 0 {
+			river.AddWorker(workers, &worker{q: q, handle: handle})
+			rc.Queues[queueName] = river.QueueConfig{MaxWorkers: cfg.Workers + cfg.Prefetch}
+		}
+		if cfg.PageWorkers > 0 {
+			river.AddWorker(workers, &pageWorker{q: q, handle: handlePage})
+			rc.Queues[pageQueueName] = river.QueueConfig{MaxWorkers: cfg.PageWorkers}
+		}
 	}
 	q.client, err = river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("sharedq: %w", err)
 	}
-	if cfg.Workers > 0 {
+	if works {
 		// River stops when Start's context ends: Close stops it instead.
 		if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 			pool.Close()
@@ -231,7 +260,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // cancels them: they are queued again for another node) and disconnects.
 func (q *Queue) Close(ctx context.Context) error {
 	var err error
-	if q.cfg.Workers > 0 {
+	if q.cfg.Workers > 0 || q.cfg.PageWorkers > 0 {
 		if err = q.client.Stop(ctx); err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err = q.client.StopAndCancel(cctx)
@@ -253,8 +282,25 @@ type Ticket struct {
 // Enqueue queues j at prio, or joins the same job queued or running on any
 // node, moving it up to prio if it is queued lower.
 func (q *Queue) Enqueue(ctx context.Context, j pipeline.Job, prio renderq.Priority) (pipeline.SharedTicket, error) {
-	res, err := q.client.Insert(ctx, argsOf(j), &river.InsertOpts{
-		Queue:    queueName,
+	tk, err := q.insert(ctx, argsOf(j), queueName, prio)
+	if err != nil {
+		return nil, fmt.Errorf("sharedq: queueing %s/%s: %w", j.Style, j.Meta, err)
+	}
+	return tk, nil
+}
+
+// EnqueuePage queues page j at prio as Enqueue queues a metatile.
+func (q *Queue) EnqueuePage(ctx context.Context, j pipeline.PageJob, prio renderq.Priority) (pipeline.SharedTicket, error) {
+	tk, err := q.insert(ctx, pageArgs(j), pageQueueName, prio)
+	if err != nil {
+		return nil, fmt.Errorf("sharedq: queueing page %s: %w", j.URL, err)
+	}
+	return tk, nil
+}
+
+func (q *Queue) insert(ctx context.Context, args river.JobArgs, queue string, prio renderq.Priority) (*Ticket, error) {
+	res, err := q.client.Insert(ctx, args, &river.InsertOpts{
+		Queue:    queue,
 		Priority: riverPriority(prio),
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
@@ -262,14 +308,14 @@ func (q *Queue) Enqueue(ctx context.Context, j pipeline.Job, prio renderq.Priori
 		}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sharedq: queueing %s/%s: %w", j.Style, j.Meta, err)
+		return nil, err
 	}
 	if res.UniqueSkippedAsDuplicate && res.Job.Priority > riverPriority(prio) {
 		// A job still waiting moves up; one already taken keeps going.
 		if _, err := q.pool.Exec(ctx, `UPDATE river_job SET priority = $2
 			WHERE id = $1 AND priority > $2 AND state IN ('available', 'retryable', 'scheduled', 'pending')`,
 			res.Job.ID, riverPriority(prio)); err != nil {
-			return nil, fmt.Errorf("sharedq: raising %s/%s to %s: %w", j.Style, j.Meta, prio, err)
+			return nil, fmt.Errorf("raising it to %s: %w", prio, err)
 		}
 	}
 	return &Ticket{q: q, id: res.Job.ID}, nil
@@ -476,16 +522,38 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[renderArgs]) error {
-	prio := renderq.Priority(job.Priority - 1)
-	err := w.handle(ctx, job.Args.job(), prio)
+	err := w.handle(ctx, job.Args.job(), renderq.Priority(job.Priority-1))
+	return finish(ctx, w.q, job, err)
+}
+
+// pageWorker loads the pages river hands this node.
+type pageWorker struct {
+	river.WorkerDefaults[pageArgs]
+	q      *Queue
+	handle PageHandler
+}
+
+func (w *pageWorker) Work(ctx context.Context, job *river.Job[pageArgs]) error {
+	err := w.handle(ctx, pipeline.PageJob(job.Args), renderq.Priority(job.Priority-1))
+	return finish(ctx, w.q, job, err)
+}
+
+// Timeout is a page job's deadline, longer than a metatile's.
+func (w *pageWorker) Timeout(*river.Job[pageArgs]) time.Duration {
+	return JobTimeout(w.q.cfg.PageTimeout)
+}
+
+// finish records how a job this node ran ended, with err from its handler,
+// and tells its waiters.
+func finish[T river.JobArgs](ctx context.Context, q *Queue, job *river.Job[T], err error) error {
 	if err != nil && (ctx.Err() != nil || errors.Is(err, renderq.ErrClosed)) {
 		// This node is stopping: the job goes back for another node.
 		return err
 	}
 	// The job is marked completed and its waiters told in one transaction,
 	// at once rather than in river's next batch: a job whose waiters heard
-	// that it is stored is never rendered again by another node, even if
-	// this one dies the next moment.
+	// that it is stored is never run again by another node, even if this
+	// one dies the next moment.
 	status := "ok"
 	if err != nil {
 		// NOTIFY payloads are bounded (8000 bytes).
@@ -493,7 +561,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[renderArgs]) error {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	terr := pgx.BeginFunc(cctx, w.q.pool, func(tx pgx.Tx) error {
+	terr := pgx.BeginFunc(cctx, q.pool, func(tx pgx.Tx) error {
 		if err == nil {
 			if _, err := river.JobCompleteTx[*riverpgxv5.Driver](cctx, tx, job); err != nil {
 				return err
@@ -503,10 +571,10 @@ func (w *worker) Work(ctx context.Context, job *river.Job[renderArgs]) error {
 		return err
 	})
 	if terr != nil {
-		w.q.log.Warn("shared queue: recording a finished job", "job", job.ID, "err", terr)
+		q.log.Warn("shared queue: recording a finished job", "job", job.ID, "err", terr)
 	}
 	if err != nil {
-		// A render that failed fails again on another node: not retried.
+		// A job that failed fails again on another node: not retried.
 		return river.JobCancel(err)
 	}
 	return nil
@@ -534,11 +602,12 @@ func Invalidate(ctx context.Context, url, why string) error {
 	return nil
 }
 
-// Stats counts the jobs waiting, by priority, and running on any node.
+// Stats counts the jobs, metatiles and pages, waiting by priority and
+// running on any node.
 func (q *Queue) Stats(ctx context.Context) (queued [renderq.NumPriorities]int, running int, err error) {
 	rows, err := q.pool.Query(ctx, `SELECT priority, count(*) FILTER (WHERE state <> 'running'), count(*) FILTER (WHERE state = 'running')
-		FROM river_job WHERE queue = $1 AND state IN ('available', 'pending', 'retryable', 'scheduled', 'running')
-		GROUP BY priority`, queueName)
+		FROM river_job WHERE queue IN ($1, $2) AND state IN ('available', 'pending', 'retryable', 'scheduled', 'running')
+		GROUP BY priority`, queueName, pageQueueName)
 	if err != nil {
 		return queued, 0, fmt.Errorf("sharedq: %w", err)
 	}

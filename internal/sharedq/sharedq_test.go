@@ -47,7 +47,7 @@ func open(t testing.TB, url string, workers int, h Handler, onInvalidate func())
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	q, err := Open(ctx, Config{URL: url, Workers: workers, RenderTimeout: 5 * time.Second, OnInvalidate: onInvalidate}, h)
+	q, err := Open(ctx, Config{URL: url, Workers: workers, RenderTimeout: 5 * time.Second, OnInvalidate: onInvalidate}, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestStopGivesJobBack(t *testing.T) {
 			started <- struct{}{}
 			<-ctx.Done()
 			return ctx.Err()
-		})
+		}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,5 +297,78 @@ func BenchmarkEnqueueWait(b *testing.B) {
 			close(jobs)
 			wg.Wait()
 		})
+	}
+}
+
+// Pages are jobs of their own queue: a node loads as many at once as it
+// has page workers, beside its tile workers; one page asked for on two
+// nodes many times is loaded once; a failed load reaches every waiter with
+// its reason, and is not retried.
+func TestPagesAcrossNodes(t *testing.T) {
+	url := pgtest.Start(t).NewDatabaseWithoutPostGIS(t)
+	ctx := waitCtx(t)
+	var mu sync.Mutex
+	loads := map[pipeline.PageJob]int{}
+	var inFlight, most atomic.Int32
+	load := func(ctx context.Context, j pipeline.PageJob, _ renderq.Priority) error {
+		mu.Lock()
+		loads[j]++
+		mu.Unlock()
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(200 * time.Millisecond)
+		if strings.Contains(j.URL, "broken") {
+			return errors.New("dns: no such host")
+		}
+		return nil
+	}
+	open := func(pageWorkers int, handle PageHandler) *Queue {
+		q, err := Open(ctx, Config{URL: url, PageWorkers: pageWorkers, RenderTimeout: 5 * time.Second, PageTimeout: 5 * time.Second}, nil, handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { q.Close(context.Background()) })
+		return q
+	}
+	loader := open(2, load)
+	asker := open(0, nil) // a node without a browser, or kiln thumb
+	pages := []pipeline.PageJob{{URL: "https://a.example/"}, {URL: "https://a.example/", FullPage: true},
+		{URL: "https://b.example/"}, {URL: "https://broken.example/"}}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			j := pages[i%len(pages)]
+			q := []*Queue{loader, asker}[i%2]
+			tk, err := q.EnqueuePage(ctx, j, renderq.OnDemand)
+			if err == nil {
+				err = tk.Wait(ctx)
+			}
+			switch broken := strings.Contains(j.URL, "broken"); {
+			case broken && (!errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "no such host")):
+				t.Errorf("%v: %v, want the load's failure", j, err)
+			case !broken && err != nil:
+				t.Errorf("%v: %v", j, err)
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, j := range pages {
+		if loads[j] != 1 {
+			t.Errorf("%v loaded %d times, want once", j, loads[j])
+		}
+	}
+	if m := most.Load(); m != 2 {
+		t.Errorf("at most %d pages loading at once, want the node's 2", m)
+	}
+	var attempts int
+	if err := loader.pool.QueryRow(ctx, `SELECT max(attempt) FROM river_job WHERE queue = $1`, pageQueueName).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 1 {
+		t.Errorf("a page job taken %d times, want once (failures are not retried)", attempts)
 	}
 }

@@ -117,6 +117,10 @@ workers = %d
 backend = "postgres"
 lease = %q
 
+# Page jobs must end within the lease too.
+[thumbnails]
+timeout = "3s"
+
 [cache]
 backend = "s3"
 endpoint = %q
