@@ -67,6 +67,8 @@ func TestUsageErrors(t *testing.T) {
 	os.WriteFile(badStyleConfig, []byte("[[styles]]\nid = \"osm\"\nstyle = \""+badStyle+"\"\n"), 0o644)
 	missingStyleConfig := filepath.Join(dir, "missingstyle.toml")
 	os.WriteFile(missingStyleConfig, []byte("[[styles]]\nid = \"osm\"\nstyle = \"nowhere.json\"\n"), 0o644)
+	badStats := filepath.Join(dir, "badstats.toml")
+	os.WriteFile(badStats, []byte("[renderd]\nstats_file = \""+filepath.Join(dir, "no-such-dir", "renderd.stats")+"\"\n"), 0o644)
 	data := filepath.Join(dir, "data")
 	tests := []struct {
 		name  string
@@ -93,6 +95,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad listen", "", []string{"serve", "--listen", "nowhere", "--data", data}, "listen"},
 		{"style error", "", []string{"serve", "--config", badStyleConfig, "--data", data}, `styles[0] ("osm").style: ` + badStyle + `: layer "roads": paint.line-width`},
 		{"missing style file", "", []string{"serve", "--config", missingStyleConfig, "--data", data}, "nowhere.json"},
+		{"stats file not writable", "", []string{"serve", "--config", badStats, "--data", data, "--listen", "127.0.0.1:0"}, "renderd.stats_file: renderd stats: open " + filepath.Join(dir, "no-such-dir")},
 		{"expire missing list", "", []string{"expire", "--data", data, "--style", "debug", filepath.Join(dir, "nope.txt")}, "nope.txt"},
 		{"expire bad line", "3/1/1\nhello\n", []string{"expire", "--data", data, "--style", "debug"}, "stdin: line 2"},
 		{"expire bad mode", "", []string{"expire", "--style", "debug", "--mode", "zap"}, `--mode "zap"`},

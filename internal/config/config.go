@@ -109,12 +109,17 @@ type AST struct {
 }
 
 // Renderd configures renderd's socket protocol, for Apache mod_tile and
-// renderd's tools; off unless Socket or Address is set.
+// renderd's tools, off unless Socket or Address is set, and renderd's
+// stats file.
 type Renderd struct {
 	// Socket is a Unix socket path, like renderd's socketname; relative
 	// to the working directory, like data.
 	Socket  string `toml:"socket"`
 	Address string `toml:"address"` // TCP host:port, like renderd's iphostname and ipport
+	// StatsFile is where renderd's stats file is kept for its Munin
+	// plugins (renderd's stats_file, usually /run/renderd/renderd.stats);
+	// "" for none. It works without Socket and Address too.
+	StatsFile string `toml:"stats_file"`
 }
 
 // Cache says where rendered metatiles and thumbnails are kept: files

@@ -136,6 +136,28 @@ type Pipeline struct {
 	shared SharedQueue
 
 	meanRender atomic.Int64 // moving average of a render's nanoseconds, for Retry-After
+
+	// Metatiles rendered and their nanoseconds, by zoom.
+	zoomRendered, zoomTime [tile.MaxZoom + 1]atomic.Int64
+}
+
+// RenderStats is what this node's render queue and workers did since
+// they started.
+type RenderStats struct {
+	Queue renderq.Stats
+	// Metatiles rendered (and stored) and the time they took, by zoom.
+	ZoomRendered [tile.MaxZoom + 1]int64
+	ZoomTime     [tile.MaxZoom + 1]time.Duration
+}
+
+// RenderStats reports what the render queue and workers did.
+func (p *Pipeline) RenderStats() RenderStats {
+	s := RenderStats{Queue: p.queue.Stats()}
+	for z := range s.ZoomRendered {
+		s.ZoomRendered[z] = p.zoomRendered[z].Load()
+		s.ZoomTime[z] = time.Duration(p.zoomTime[z].Load())
+	}
+	return s
 }
 
 // rendered is a metatile just rendered, handed to every waiter. A render
@@ -348,6 +370,10 @@ func (p *Pipeline) renderJob(ctx context.Context, s *Style, scale int, m tile.Me
 	if err != nil {
 		p.log.Error("render failed", "style", s.Set(scale), "metatile", m, "seconds", took.Seconds(), "err", err)
 		return nil, err
+	}
+	if m.Z >= 0 && m.Z <= tile.MaxZoom {
+		p.zoomRendered[m.Z].Add(1)
+		p.zoomTime[m.Z].Add(int64(took))
 	}
 	// Exponential moving average, weight 1/8.
 	old := p.meanRender.Load()

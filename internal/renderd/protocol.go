@@ -1,7 +1,8 @@
 // Package renderd owns renderd's wire protocol and kiln's listener for it,
 // so that Apache mod_tile, render_list, render_expired and render_old drive
 // kiln's render queue as they drive renderd (mod_tile's
-// includes/protocol.h, src/protocol_helper.c, src/renderd.c).
+// includes/protocol.h, src/protocol_helper.c, src/renderd.c), and renderd's
+// stats file, which its Munin plugins read.
 //
 // A request is a raw C struct, little-endian as on every platform renderd
 // runs on: version 1 is 20 bytes (version, command, x, y, z), version 2 adds

@@ -108,6 +108,10 @@ type Stats struct {
 	Deferred int64              // OnDemand jobs that overflowed into Dirty
 	Dropped  int64              // submissions refused with ErrQueueFull
 	Done     int64              // jobs finished
+	// Ran and RanTime count the finished jobs and their run time by the
+	// priority they ran at (renderd's stats file reports these).
+	Ran     [NumPriorities]int64
+	RanTime [NumPriorities]time.Duration
 }
 
 // Queue is a prioritised, de-duplicating render queue with its workers.
@@ -230,11 +234,15 @@ func (q *Queue[R]) worker(ctx context.Context) {
 		if j == nil {
 			return
 		}
+		start := time.Now()
 		res, err := q.runJob(ctx, j)
+		took := time.Since(start)
 		q.mu.Lock()
 		delete(q.jobs, j.key)
 		q.stats.Running--
 		q.stats.Done++
+		q.stats.Ran[j.prio]++
+		q.stats.RanTime[j.prio] += took
 		q.mu.Unlock()
 		j.res, j.err = res, err
 		close(j.done)

@@ -67,6 +67,11 @@ func TestPriorityOrder(t *testing.T) {
 	if fmt.Sprint(order) != fmt.Sprint(want) {
 		t.Errorf("order %v, want %v", order, want)
 	}
+	// The gate ran on demand too, and held its worker the longest.
+	st := q.Stats()
+	if st.Ran != [NumPriorities]int64{3, 2, 2, 2} || st.RanTime[OnDemand] <= 0 || st.RanTime[OnDemand] < st.RanTime[Low] {
+		t.Errorf("ran %v in %v, want {3 2 2 2}, most time on demand", st.Ran, st.RanTime)
+	}
 }
 
 func TestDeduplication(t *testing.T) {

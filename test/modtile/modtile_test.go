@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"kiln/internal/metatile"
+	"kiln/internal/pipeline"
+	"kiln/internal/renderd"
 	"kiln/internal/tile"
 )
 
@@ -249,6 +251,7 @@ MAXZOOM=5
 		t.Fatalf("renderd died while rendering:\n%s", rd.tail())
 	}
 	checkRenderdFiles(t, tiles, "rd", metas, out+"\n"+rd.tail())
+	checkStatsFileNames(t, filepath.Join(dir, "renderd.stats"))
 	touchStamp(t, tiles)
 
 	cfg := filepath.Join(dir, "kiln.toml")
@@ -453,6 +456,31 @@ func storedTile(t *testing.T, root, set string, c tile.Coord) []byte {
 		t.Fatalf("%s holds no bytes for tile %s", p, c)
 	}
 	return data
+}
+
+// checkStatsFileNames checks that kiln's stats file names the same
+// counters in the same order as the one renderd wrote at path.
+func checkStatsFileNames(t *testing.T, path string) {
+	t.Helper()
+	theirs, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("renderd's stats file: %v", err)
+	}
+	var ours bytes.Buffer
+	if err := renderd.WriteStats(&ours, pipeline.RenderStats{}); err != nil {
+		t.Fatal(err)
+	}
+	names := func(b []byte) []string {
+		var out []string
+		for line := range strings.Lines(string(b)) {
+			name, _, _ := strings.Cut(line, ": ")
+			out = append(out, name)
+		}
+		return out
+	}
+	if got, want := names(ours.Bytes()), names(theirs); !slices.Equal(got, want) {
+		t.Errorf("kiln's stats file names\n%v\nrenderd's\n%v", got, want)
+	}
 }
 
 // farthestTile is the tile of x, y's metatile farthest from it.

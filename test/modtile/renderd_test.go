@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ type kilnRenderd struct {
 	tiles  string // DATA/tiles
 	sock   string // the Unix socket
 	tcp    string // the TCP address
+	stats  string // renderd's stats file
 	http   string // kiln's HTTP address
 	styles []string
 }
@@ -38,13 +40,13 @@ func startKilnRenderd(t *testing.T, styles ...string) *kilnRenderd {
 	dir := t.TempDir()
 	makeTraversable(t, dir)
 	k := &kilnRenderd{dir: dir, tiles: filepath.Join(dir, "data", "tiles"), sock: filepath.Join(dir, "renderd.sock"),
-		tcp: freeAddr(t), http: freeAddr(t), styles: styles}
+		tcp: freeAddr(t), http: freeAddr(t), stats: filepath.Join(dir, "renderd.stats"), styles: styles}
 	if err := os.MkdirAll(k.tiles, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	touchStamp(t, k.tiles) // every tile rendered from now on is fresh, to kiln and to mod_tile
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "[log]\nlevel = \"debug\"\naccess = false\n\n[renderd]\nsocket = %q\naddress = %q\n", k.sock, k.tcp)
+	fmt.Fprintf(&cfg, "[log]\nlevel = \"debug\"\naccess = false\n\n[renderd]\nsocket = %q\naddress = %q\nstats_file = %q\n", k.sock, k.tcp, k.stats)
 	for _, id := range styles {
 		fmt.Fprintf(&cfg, "\n[[styles]]\nid = %q\nrenderer = \"debug\"\nmax_zoom = 12\n", id)
 	}
@@ -236,6 +238,75 @@ func TestRenderdProtocol(t *testing.T) {
 		}
 		checkRenderdFiles(t, k.tiles, "old", want, k.p.tail())
 	})
+
+	// After: kiln's stats file, as renderd's Munin plugins read it.
+	t.Run("munin", func(t *testing.T) { testMuninPlugins(t, k) })
+}
+
+// testMuninPlugins stops kiln, which writes its stats file a last time,
+// and runs the Munin plugins of Debian's renderd package on it: every
+// render of the test is counted once, by queue and by zoom.
+func testMuninPlugins(t *testing.T, k *kilnRenderd) {
+	total := 0
+	for _, style := range k.styles {
+		total += k.renders(t, style)
+	}
+	k.p.stop()
+	plugin := func(name string) map[string]int {
+		t.Helper()
+		src, err := os.ReadFile(filepath.Join("/usr/share/munin/plugins", name))
+		if err != nil {
+			t.Fatalf("renderd's Munin plugin %s: %v (the renderd package installs it)", name, err)
+		}
+		// The plugins read renderd's default path; this one reads kiln's.
+		script := filepath.Join(k.dir, name)
+		writeFile(t, script, strings.ReplaceAll(string(src), "/run/renderd/renderd.stats", k.stats))
+		out := run(t, k.dir, nil, nil, "sh", script)
+		values := map[string]int{}
+		for line := range strings.Lines(out) {
+			field, v, ok := strings.Cut(line, ".value")
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if !ok || err != nil {
+				t.Fatalf("%s printed %q:\n%s", name, line, out)
+			}
+			values[field] = n
+		}
+		return values
+	}
+	processed := plugin("renderd_processed")
+	sum := 0
+	for _, n := range processed {
+		sum += n
+	}
+	// mod_tile asked for two missing tiles (on demand: "req") and marked
+	// one dirty; render_list, render_expired and render_old ask in bulk.
+	if sum != total || processed["req"] != 2 || processed["dirty"] != 1 || processed["reqPrio"] != 0 || processed["dropped"] != 0 {
+		t.Errorf("renderd_processed: %v; want %d in all, req 2, dirty 1\n%s", processed, total, tailFile(k.stats, 60))
+	}
+	if processed["reqBulk"] != total-3 {
+		t.Errorf("renderd_processed: reqBulk %d, want %d", processed["reqBulk"], total-3)
+	}
+	zooms := plugin("renderd_zoom")
+	sum = 0
+	for _, n := range zooms {
+		sum += n
+	}
+	if sum != total {
+		t.Errorf("renderd_zoom: %v, %d in all; want %d", zooms, sum, total)
+	}
+	for _, name := range []string{"renderd_queue", "renderd_queue_time", "renderd_zoom_time"} {
+		values := plugin(name)
+		if len(values) < 5 {
+			t.Errorf("%s: %v", name, values)
+		}
+		if name == "renderd_queue" {
+			for q, n := range values {
+				if n != 0 {
+					t.Errorf("renderd_queue: %s %d, want an empty queue at the end", q, n)
+				}
+			}
+		}
+	}
 }
 
 // testModTileThroughKiln serves tiles with Apache mod_tile whose renderd is
