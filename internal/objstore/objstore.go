@@ -34,7 +34,13 @@ var (
 	// ErrUnavailable: the store did not answer in time, or failed, after
 	// the retries; the same call may succeed later.
 	ErrUnavailable = errors.New("object store unavailable")
+	// ErrFull: the store refused a write for want of space or quota.
+	ErrFull = errors.New("object store full")
 )
+
+// fullCodes are the S3 error codes of a full store or bucket: MinIO's
+// (its disks, a bucket quota) and Ceph RGW's and Garage's quota.
+var fullCodes = map[string]bool{"XMinioStorageFull": true, "XMinioAdminBucketQuotaExceeded": true, "QuotaExceeded": true}
 
 // Config says where the bucket is and how long to try.
 type Config struct {
@@ -258,8 +264,8 @@ func (b *Bucket) List(ctx context.Context, prefix string) iter.Seq2[string, erro
 }
 
 // fail sorts an error of a call on key into ErrNotFound, ErrChanged,
-// ErrRange, ErrUnavailable or another (a refused request: credentials,
-// permissions, a missing bucket), naming the object.
+// ErrRange, ErrFull, ErrUnavailable or another (a refused request:
+// credentials, permissions, a missing bucket), naming the object.
 func (b *Bucket) fail(ctx context.Context, op, key string, err error) error {
 	what := b.URL(key)
 	r := minio.ToErrorResponse(err)
@@ -270,6 +276,8 @@ func (b *Bucket) fail(ctx context.Context, op, key string, err error) error {
 		return fmt.Errorf("%w: %s", ErrChanged, what)
 	case r.StatusCode == http.StatusRequestedRangeNotSatisfiable || r.Code == "InvalidRange":
 		return fmt.Errorf("%w: %s", ErrRange, what)
+	case fullCodes[r.Code] || r.StatusCode == http.StatusInsufficientStorage:
+		return fmt.Errorf("%w: %s %s: %w", ErrFull, op, what, err)
 	case r.StatusCode >= 500, r.StatusCode == http.StatusTooManyRequests, r.StatusCode == http.StatusRequestTimeout:
 		return fmt.Errorf("%w: %s %s: %w", ErrUnavailable, op, what, err)
 	case r.StatusCode == 0 && ctx.Err() == context.DeadlineExceeded:

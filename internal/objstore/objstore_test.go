@@ -3,8 +3,11 @@ package objstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -242,4 +245,43 @@ func (p *proxy) thaw() {
 		c.Close()
 	}
 	p.open = nil
+}
+
+// A store that refuses writes for want of space or quota fails them with
+// ErrFull, whatever its dialect. Such a store cannot be made on demand
+// here, so an HTTP server on 127.0.0.1 answers as MinIO and Ceph RGW do
+// (their documented error codes and statuses); the bucket exists.
+func TestFull(t *testing.T) {
+	for _, tc := range []struct {
+		name, code string
+		status     int
+	}{
+		{"MinIO disks full", "XMinioStorageFull", http.StatusInsufficientStorage},
+		{"MinIO bucket quota", "XMinioAdminBucketQuotaExceeded", http.StatusBadRequest},
+		{"RGW quota", "QuotaExceeded", http.StatusForbidden},
+		{"507 of another store", "InsufficientStorage", http.StatusInsufficientStorage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodHead || r.Method == http.MethodGet {
+					w.WriteHeader(http.StatusOK) // the bucket exists
+					return
+				}
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(tc.status)
+				fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>no space</Message><Resource>%s</Resource></Error>`, tc.code, r.URL.Path)
+			}))
+			t.Cleanup(srv.Close)
+			ctx := context.Background()
+			b, err := objstore.Open(ctx, objstore.Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), Bucket: "kiln",
+				Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s", Timeout: 5 * time.Second, Retries: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = b.Put(ctx, "k", []byte("v"), nil)
+			if !errors.Is(err, objstore.ErrFull) || errors.Is(err, objstore.ErrUnavailable) {
+				t.Errorf("put: %v, want ErrFull", err)
+			}
+		})
+	}
 }

@@ -35,7 +35,9 @@ func (s *S3) fail(err error) error {
 	switch {
 	case errors.Is(err, objstore.ErrNotFound):
 		return ErrNotFound
-	case errors.Is(err, objstore.ErrUnavailable):
+	case errors.Is(err, objstore.ErrUnavailable), errors.Is(err, objstore.ErrFull):
+		// A full store is the operator's to fix; clients are told to come
+		// back, as for a store that does not answer.
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return fmt.Errorf("thumbnail cache: %w", err)

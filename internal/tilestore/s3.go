@@ -149,6 +149,8 @@ func (s *S3) fail(err error) error {
 		return ErrNotFound
 	case errors.Is(err, objstore.ErrUnavailable):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, objstore.ErrFull):
+		return fmt.Errorf("%w: %w", ErrFull, err)
 	}
 	return fmt.Errorf("tile cache: %w", err)
 }
