@@ -30,8 +30,19 @@ type Store interface {
 	Close() error
 }
 
+// Options relaxes the suite where a backend's storage cannot do better.
+type Options struct {
+	// DirtyMayWinRace: a dirty mark racing a render may leave the render
+	// marked dirty (so rendered once more) rather than fresh. It is for
+	// stores whose conditional copy is not atomic with a write to the
+	// same key: versitygw checks a copy's If-Match, then writes, and a
+	// PUT between the two loses its metadata to the copy's. An old render
+	// must still never be left fresh.
+	DirtyMayWinRace bool
+}
+
 // Run runs the suite; open returns a new, empty store for each test.
-func Run(t *testing.T, open func(t *testing.T) Store) {
+func Run(t *testing.T, open func(t *testing.T) Store, opts Options) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s Store)
@@ -46,7 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Delete", testDelete},
 		{"ImportTime", testImportTime},
 		{"ConcurrentPutRead", testConcurrentPutRead},
-		{"ConcurrentPutMarkDirty", testConcurrentPutMarkDirty},
+		{"ConcurrentPutMarkDirty", func(t *testing.T, s Store) { testConcurrentPutMarkDirty(t, s, opts) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,11 +386,12 @@ func testConcurrentPutRead(t *testing.T, s Store) {
 // A dirty mark racing a new render never gives the new render the old
 // one's time: whichever comes last, the stored metatile's RenderedAt is
 // the time it was rendered.
-func testConcurrentPutMarkDirty(t *testing.T, s Store) {
+func testConcurrentPutMarkDirty(t *testing.T, s Store, opts Options) {
 	ctx := context.Background()
 	m := tile.Meta{Z: 7, X: 0, Y: 8, N: 8}
 	old, fresh := Encode(t, m, 1), Encode(t, m, 2)
 	base := time.Now().Add(-time.Hour)
+	raced := 0
 	for i := range 30 {
 		oldAt, freshAt := base.Add(time.Duration(2*i)*time.Second), base.Add(time.Duration(2*i+1)*time.Second)
 		if err := s.Put(ctx, "test", m, old, oldAt); err != nil {
@@ -398,15 +410,26 @@ func testConcurrentPutMarkDirty(t *testing.T, s Store) {
 		})
 		wg.Wait()
 		b, err := s.ReadMeta(ctx, "test", m)
-		if err != nil || !bytes.Equal(b, fresh) {
-			t.Fatalf("round %d: the new render was lost: %v", i, err)
+		if err != nil {
+			t.Fatal(err)
 		}
 		info, err := s.Stat(ctx, "test", m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := tilestore.RenderedAt(info.ModTime, time.Now()); !got.Equal(freshAt) {
-			t.Fatalf("round %d: the new render's RenderedAt is %v, want %v (the old one's: %v)", i, got, freshAt, oldAt)
+		now := time.Now()
+		dirty := tilestore.MarkedDirty(info.ModTime, now)
+		switch got := tilestore.RenderedAt(info.ModTime, now); {
+		case bytes.Equal(b, fresh) && got.Equal(freshAt): // marked after it, or not
+		case opts.DirtyMayWinRace && dirty && (bytes.Equal(b, fresh) || bytes.Equal(b, old)):
+			raced++
+		case !bytes.Equal(b, fresh):
+			t.Fatalf("round %d: the new render was lost", i)
+		default:
+			t.Fatalf("round %d: the new render's RenderedAt is %v (dirty %v), want %v (the old one's: %v)", i, got, dirty, freshAt, oldAt)
 		}
+	}
+	if raced > 0 {
+		t.Logf("%d of 30 renders lost their time to the dirty mark they raced", raced)
 	}
 }
