@@ -2,7 +2,7 @@
 # Multi-node benchmark (issue 8), all on 127.0.0.1 over real engines: a
 # throwaway PostgreSQL 15 + PostGIS 3 (map data and river's queue) and
 # versitygw (the S3 cache), both started by the Go tests' helpers.
-#   - bulk render of the bundled extract at z0-17 with the default style:
+#   - bulk render of the bundled extract at z0-18 with the default style:
 #     kiln render alone (in-process queue, 2 workers), one kiln serve node
 #     with 2 workers fed through the shared queue, two nodes with 1 worker
 #     each (the same cores) and with 2 each; renderers' and PostgreSQL's

@@ -579,7 +579,7 @@ func postgresCPU() time.Duration {
 	return total
 }
 
-// BenchmarkBulkRender renders the bundled extract at z0-17 (the default
+// BenchmarkBulkRender renders the bundled extract at z0-18 (the default
 // style from PostGIS into the S3 cache) four ways on the same cores:
 // kiln render alone with its in-process queue and 2 workers; one node
 // with 2 workers fed through the shared queue; two nodes with 2 workers
@@ -623,7 +623,7 @@ func BenchmarkBulkRender(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "render", "--config", config, "--data", filepath.Join(c.dir, "render"),
-			"--style", style, "--bbox", bbox, "--zoom", "0-17", "--force")
+			"--style", style, "--bbox", bbox, "--zoom", "0-18", "--force")
 		cmd.Env = c.env
 		out, err := cmd.CombinedOutput()
 		m := renderSummary.FindSubmatch(out)
