@@ -20,8 +20,14 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
-// resolveTimeout bounds one name lookup.
-const resolveTimeout = 5 * time.Second
+// resolveTimeout bounds one name lookup. A query unanswered for
+// queryTimeout is sent again within it: resolvers drop queries (some when
+// they come faster than they like), and the system's default is to wait
+// 5 s for the answer to one that was dropped.
+const (
+	resolveTimeout = 5 * time.Second
+	queryTimeout   = time.Second
+)
 
 // Name lookups are cached for all pages: a page names dozens of hosts, and
 // the next page mostly the same ones. Answers are kept briefly (the policy
@@ -42,11 +48,12 @@ type Guard struct {
 	resolver Resolver
 	log      *slog.Logger
 
-	ttl, negTTL time.Duration
-	lookups     singleflight.Group
-	slots       chan struct{}
-	mu          sync.Mutex
-	cache       map[string]lookup
+	ttl, negTTL  time.Duration
+	queryTimeout time.Duration
+	lookups      singleflight.Group
+	slots        chan struct{}
+	mu           sync.Mutex
+	cache        map[string]lookup
 }
 
 // lookup is a cached answer of the resolver.
@@ -64,7 +71,7 @@ func New(p Policy, r Resolver, log *slog.Logger) *Guard {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Guard{policy: p, resolver: r, log: log, ttl: lookupTTL, negTTL: negativeLookupTTL,
+	return &Guard{policy: p, resolver: r, log: log, ttl: lookupTTL, negTTL: negativeLookupTTL, queryTimeout: queryTimeout,
 		slots: make(chan struct{}, maxLookups), cache: map[string]lookup{}}
 }
 
@@ -87,7 +94,7 @@ func (g *Guard) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
 		defer func() { <-g.slots }()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resolveTimeout)
 		defer cancel()
-		addrs, err := g.resolver.LookupNetIP(lctx, "ip", host)
+		addrs, err := g.query(lctx, host)
 		ttl := g.ttl
 		if err != nil {
 			var dnsErr *net.DNSError
@@ -121,6 +128,20 @@ func (g *Guard) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
 		return res.Val.([]netip.Addr), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// query asks the resolver for host, again each time queryTimeout passes
+// without an answer, until ctx ends.
+func (g *Guard) query(ctx context.Context, host string) ([]netip.Addr, error) {
+	for {
+		qctx, cancel := context.WithTimeout(ctx, g.queryTimeout)
+		addrs, err := g.resolver.LookupNetIP(qctx, "ip", host)
+		unanswered := qctx.Err() != nil
+		cancel()
+		if err == nil || !unanswered || ctx.Err() != nil {
+			return addrs, err
+		}
 	}
 }
 

@@ -20,6 +20,7 @@ type fakeResolver struct {
 	answers map[string][][]netip.Addr
 	errs    map[string]error
 	calls   map[string]int
+	drops   map[string]int // queries of a name left unanswered, as a resolver drops them
 }
 
 func newFakeResolver() *fakeResolver {
@@ -27,6 +28,7 @@ func newFakeResolver() *fakeResolver {
 		answers: map[string][][]netip.Addr{},
 		errs:    map[string]error{},
 		calls:   map[string]int{},
+		drops:   map[string]int{},
 	}
 }
 
@@ -66,6 +68,13 @@ func (r *fakeResolver) LookupNetIP(ctx context.Context, network, host string) ([
 	defer r.mu.Unlock()
 	n := r.calls[host]
 	r.calls[host]++
+	if r.drops[host] > 0 {
+		r.drops[host]--
+		r.mu.Unlock()
+		<-ctx.Done()
+		r.mu.Lock()
+		return nil, &net.DNSError{Err: "i/o timeout", Name: host, IsTimeout: true}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -302,5 +311,33 @@ func TestGuardLookupCache(t *testing.T) {
 	g.Resolve(ctx, "nowhere.test")
 	if n := r.count("nowhere.test"); n != 2 {
 		t.Errorf("failure looked up %d times after its TTL, want 2", n)
+	}
+}
+
+// A query the resolver drops is sent again after queryTimeout rather than
+// waited for until the lookup's end; one never answered fails in time.
+func TestGuardRetriesDroppedQueries(t *testing.T) {
+	r := newFakeResolver()
+	r.set("dropped.test", []string{"93.184.216.34"})
+	r.set("silent.test", []string{"93.184.216.35"})
+	r.drops["dropped.test"] = 2
+	r.drops["silent.test"] = 1000
+	g := New(Policy{}, r, nil)
+	g.queryTimeout = 20 * time.Millisecond
+	start := time.Now()
+	got, err := g.Resolve(testContext(t), "dropped.test")
+	if err != nil || !slices.Equal(got, addrs("93.184.216.34")) {
+		t.Fatalf("Resolve = %v, %v", got, err)
+	}
+	if took := time.Since(start); took > time.Second || r.count("dropped.test") != 3 {
+		t.Errorf("answered after %v and %d queries, want 3 queries at 20 ms apart", took, r.count("dropped.test"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := g.Resolve(ctx, "silent.test"); err == nil {
+		t.Error("a name never answered resolved")
+	}
+	if n := r.count("silent.test"); n < 2 {
+		t.Errorf("%d queries of a silent name, want several", n)
 	}
 }
