@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	goio "io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/paulmach/orb"
 
+	"kiln/internal/atomicfile"
 	"kiln/internal/expire"
 	"kiln/internal/importer"
 	"kiln/internal/mapdata"
@@ -228,33 +229,11 @@ func applyChange(ctx context.Context, path, dataDir string, store mapStore, expi
 		return fmt.Errorf("the map data is updated but the update store is not, so the next change may miss nodes; import the extract again: %w", err)
 	}
 	if expireOut != "" {
-		if err := writeAtomic(expireOut, exp.WriteTo); err != nil {
+		if err := atomicfile.Write(expireOut, 0o644, func(w goio.Writer) error { _, err := exp.WriteTo(w); return err }); err != nil {
 			return fmt.Errorf("expire list: %w", err)
 		}
 	}
 	fmt.Fprintf(io.Out, "kiln import --append: %s: %d nodes, %d ways, %d relations changed → %d objects rebuilt, %d features removed, %d written in %.2f s; %d tiles at zoom %d expired\n",
 		filepath.Base(path), sum.Nodes, sum.Ways, sum.Relations, sum.Rebuilt, sum.Deleted, sum.Written, sum.Seconds, exp.Len(), expireZoom)
 	return nil
-}
-
-// writeAtomic writes a file through a temporary file and a rename.
-func writeAtomic(path string, write func(w io.Writer) (int64, error)) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = write(tmp)
-	if err == nil {
-		err = tmp.Chmod(0o644) // CreateTemp's 0600 is for secrets; these are outputs
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	goio "io"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"kiln/internal/atomicfile"
 	"kiln/internal/imgenc"
 	"kiln/internal/staticmap"
 )
@@ -78,7 +78,7 @@ func staticCmd(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	n := buf.Len()
-	if err := writeAtomic(*out, func(w goio.Writer) (int64, error) { return buf.WriteTo(w) }); err != nil {
+	if err := atomicfile.WriteBytes(*out, 0o644, buf.Bytes()); err != nil {
 		return err
 	}
 	w, h := req.Pixels()

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"kiln/internal/atomicfile"
 	"kiln/internal/imgenc"
 	"kiln/internal/netguard"
 	"kiln/internal/pagerender"
@@ -157,10 +158,7 @@ func thumbOne(ctx context.Context, ps *pageSide, raw string, size pagerender.Siz
 		return "", 0, err
 	}
 	file := filepath.Join(dir, thumbFileName(u.String(), size, format))
-	if err := writeAtomic(file, func(w goio.Writer) (int64, error) {
-		n, err := w.Write(t.Data)
-		return int64(n), err
-	}); err != nil {
+	if err := atomicfile.WriteBytes(file, 0o644, t.Data); err != nil {
 		return "", 0, err
 	}
 	return file, t.State, nil

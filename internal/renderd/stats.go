@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
+	"kiln/internal/atomicfile"
 	"kiln/internal/pipeline"
 	"kiln/internal/renderq"
 	"kiln/internal/tile"
@@ -66,39 +65,30 @@ func WriteStats(w io.Writer, s pipeline.RenderStats) error {
 	return b.Flush()
 }
 
-// WriteStatsFile replaces the file at path with s, atomically: a reader
-// sees the old file or the new one, never half of one.
+// WriteStatsFile replaces the file at path with s, whole: a reader sees
+// the old file or the new one, never half of one. It is readable by the
+// Munin user, as renderd's is.
 func WriteStatsFile(path string, s pipeline.RenderStats) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".renderd.stats-*")
-	if err != nil {
-		return fmt.Errorf("renderd stats: %w", err)
-	}
-	err = WriteStats(f, s)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		// Readable by the Munin user, as renderd's is.
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return WriteStats(w, s) }); err != nil {
 		return fmt.Errorf("renderd stats: %w", err)
 	}
 	return nil
 }
 
-// KeepStatsFile writes stats() to path at once, then every `every` until
-// ctx ends, and a last time then. A failing write is logged and tried
-// again at the next tick.
+// KeepStatsFile rewrites path with stats() every `every` until ctx ends,
+// and a last time then; the caller writes it first (WriteStatsFile), to
+// find out whether it can. A failing write is logged once, until one
+// succeeds again.
 func KeepStatsFile(ctx context.Context, path string, every time.Duration, stats func() pipeline.RenderStats, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	failing := false
-	for {
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-t.C:
+		}
 		err := WriteStatsFile(path, stats())
 		switch {
 		case err != nil && !failing:
@@ -107,13 +97,5 @@ func KeepStatsFile(ctx context.Context, path string, every time.Duration, stats 
 			log.Info("renderd's stats file written again", "path", path)
 		}
 		failing = err != nil
-		select {
-		case <-ctx.Done():
-			if err := WriteStatsFile(path, stats()); err != nil {
-				log.Warn("writing renderd's stats file", "path", path, "err", err)
-			}
-			return
-		case <-t.C:
-		}
 	}
 }

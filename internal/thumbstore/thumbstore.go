@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"kiln/internal/atomicfile"
 )
 
 // Key names a page capture.
@@ -171,21 +173,9 @@ func readFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-// writeFile writes through a temporary file and a rename.
+// writeFile writes a file of the cache whole or not at all.
 func writeFile(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("thumbnail cache: %w", err)
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteBytes(path, 0o600, b); err != nil {
 		return fmt.Errorf("thumbnail cache: %w", err)
 	}
 	return nil
@@ -200,7 +190,7 @@ func removeOthers(dir, gen string) {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		if n == "meta.json" || strings.HasPrefix(n, ".tmp-") || gen != "" && strings.HasPrefix(n, gen+".") {
+		if n == "meta.json" || strings.HasPrefix(n, atomicfile.TempPrefix) || gen != "" && strings.HasPrefix(n, gen+".") {
 			continue
 		}
 		os.Remove(filepath.Join(dir, n))
