@@ -16,6 +16,7 @@ import (
 	"hash/maphash"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -100,25 +101,63 @@ func Decode(b []byte, m tile.Meta) (*Header, [][]byte, error) {
 	return h, tiles, nil
 }
 
-// Encode writes a "META" file for m. tiles holds N×N tiles by index slot
-// (see tile.Meta.Index); nil or empty slots get size 0, as renderd writes the
-// tiles of a metatile that lie outside the world. Tile data follows the
-// header in index order, as renderd lays it out, except that a tile equal to
-// an earlier one points at that one's bytes.
+// Encode writes a "META" file for m (see Append).
 func Encode(w io.Writer, m tile.Meta, tiles [][]byte) error {
-	if len(tiles) != m.N*m.N {
-		return fmt.Errorf("metatile %s: %d tiles, want %d", m, len(tiles), m.N*m.N)
+	head, offs, _, err := header(m, tiles)
+	if err != nil {
+		return err
 	}
-	offs, first, size := layout(m, tiles)
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	pos := int64(len(head))
 	for i, t := range tiles {
-		if len(t) > MaxTileSize {
-			return fmt.Errorf("metatile %s: tile %d is %d bytes, over the %d-byte limit", m, i, len(t), MaxTileSize)
+		if offs[i] == pos { // not an earlier tile's bytes
+			if _, err := w.Write(t); err != nil {
+				return err
+			}
+			pos += int64(len(t))
 		}
 	}
-	if size > 1<<31-1 {
-		return fmt.Errorf("metatile %s: %d bytes do not fit 32-bit offsets", m, size)
+	return nil
+}
+
+// Append appends a "META" file for m to dst. tiles holds N×N tiles by
+// index slot (see tile.Meta.Index); nil or empty slots get size 0, as
+// renderd writes the tiles of a metatile that lie outside the world. Tile
+// data follows the header in index order, as renderd lays it out, except
+// that a tile equal to an earlier one points at that one's bytes.
+func Append(dst []byte, m tile.Meta, tiles [][]byte) ([]byte, error) {
+	head, offs, size, err := header(m, tiles)
+	if err != nil {
+		return dst, err
 	}
-	head := make([]byte, HeaderSize(m.N))
+	start := len(dst)
+	dst = append(slices.Grow(dst, int(size)), head...)
+	for i, t := range tiles {
+		if offs[i] == int64(len(dst)-start) { // not an earlier tile's bytes
+			dst = append(dst, t...)
+		}
+	}
+	return dst, nil
+}
+
+// header checks tiles and lays them out (layout), and returns the file's
+// header and index, each tile's offset and the file's size.
+func header(m tile.Meta, tiles [][]byte) (head []byte, offs []int64, size int64, err error) {
+	if len(tiles) != m.N*m.N {
+		return nil, nil, 0, fmt.Errorf("metatile %s: %d tiles, want %d", m, len(tiles), m.N*m.N)
+	}
+	for i, t := range tiles {
+		if len(t) > MaxTileSize {
+			return nil, nil, 0, fmt.Errorf("metatile %s: tile %d is %d bytes, over the %d-byte limit", m, i, len(t), MaxTileSize)
+		}
+	}
+	offs, size = layout(m, tiles)
+	if size > 1<<31-1 {
+		return nil, nil, 0, fmt.Errorf("metatile %s: %d bytes do not fit 32-bit offsets", m, size)
+	}
+	head = make([]byte, HeaderSize(m.N))
 	copy(head, Magic)
 	le := binary.LittleEndian
 	le.PutUint32(head[4:], uint32(len(tiles)))
@@ -129,48 +168,37 @@ func Encode(w io.Writer, m tile.Meta, tiles [][]byte) error {
 		le.PutUint32(head[headSize+i*entrySize:], uint32(offs[i]))
 		le.PutUint32(head[headSize+i*entrySize+4:], uint32(len(t)))
 	}
-	if _, err := w.Write(head); err != nil {
-		return err
-	}
-	for i, t := range tiles {
-		if !first[i] {
-			continue
-		}
-		if _, err := w.Write(t); err != nil {
-			return err
-		}
-	}
-	return nil
+	return head, offs, size, nil
 }
 
 // layout places the tiles after the header. A tile whose bytes equal an
 // earlier tile's shares its offset, as mod_tile reads every index entry on
 // its own: the 64 identical tiles of a metatile of open sea are stored once.
-// first reports the tiles whose bytes are written; size is the file's.
-func layout(m tile.Meta, tiles [][]byte) (offs []int64, first []bool, size int64) {
-	offs, first = make([]int64, len(tiles)), make([]bool, len(tiles))
+// size is the file's.
+func layout(m tile.Meta, tiles [][]byte) (offs []int64, size int64) {
+	offs = make([]int64, len(tiles))
 	seed := maphash.MakeSeed()
 	seen := make(map[uint64]int, len(tiles)) // hash of a tile's bytes → its first index
 	size = int64(HeaderSize(m.N))
 	for i, t := range tiles {
-		offs[i], first[i] = size, true // an empty tile too, as renderd writes it
+		offs[i] = size // an empty tile's too, as renderd writes it
 		if len(t) == 0 {
 			continue
 		}
 		h := maphash.Bytes(seed, t)
 		if j, ok := seen[h]; ok && bytes.Equal(tiles[j], t) {
-			offs[i], first[i] = offs[j], false
+			offs[i] = offs[j]
 			continue
 		}
 		seen[h] = i
 		size += int64(len(t))
 	}
-	return offs, first, size
+	return offs, size
 }
 
 // Size is the length of the file Encode writes.
 func Size(m tile.Meta, tiles [][]byte) int {
-	_, _, size := layout(m, tiles)
+	_, size := layout(m, tiles)
 	return int(size)
 }
 

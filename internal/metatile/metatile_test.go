@@ -262,3 +262,23 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+// Append adds the same file as Encode writes after what dst holds.
+func TestAppendAfterPrefix(t *testing.T) {
+	m := tile.Meta{Z: 3, N: 8}
+	tiles := make([][]byte, 64)
+	for i := range tiles {
+		tiles[i] = []byte{'t', byte(i % 5)}
+	}
+	var want bytes.Buffer
+	if err := Encode(&want, m, tiles); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Append([]byte("prefix"), m, tiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, append([]byte("prefix"), want.Bytes()...)) {
+		t.Errorf("Append after a prefix differs from Encode")
+	}
+}

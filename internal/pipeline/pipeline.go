@@ -395,9 +395,8 @@ func (p *Pipeline) render(ctx context.Context, s *Style, scale int, m tile.Meta)
 	if err != nil {
 		return nil, err
 	}
-	file := make([]byte, 0, metatile.Size(m, tiles))
-	buf := appendWriter{&file}
-	if err := metatile.Encode(buf, m, tiles); err != nil {
+	file, err := metatile.Append(nil, m, tiles)
+	if err != nil {
 		return nil, err
 	}
 	if err := p.store.Put(ctx, s.Set(scale), m, file, renderedAt); err != nil {
@@ -496,13 +495,6 @@ func uniformColour(img *image.RGBA) ([4]byte, bool) {
 		}
 	}
 	return [4]byte(row0), true
-}
-
-type appendWriter struct{ b *[]byte }
-
-func (w appendWriter) Write(p []byte) (int, error) {
-	*w.b = append(*w.b, p...)
-	return len(p), nil
 }
 
 // canvas returns a transparent RGBA image of side×side pixels, reusing one
