@@ -107,11 +107,19 @@ type Stats struct {
 	Joined   int64              // submissions merged into a job already queued or running
 	Deferred int64              // OnDemand jobs that overflowed into Dirty
 	Dropped  int64              // submissions refused with ErrQueueFull
-	Done     int64              // jobs finished
 	// Ran and RanTime count the finished jobs and their run time by the
 	// priority they ran at (renderd's stats file reports these).
 	Ran     [NumPriorities]int64
 	RanTime [NumPriorities]time.Duration
+}
+
+// Done is how many jobs finished.
+func (s Stats) Done() int64 {
+	var n int64
+	for _, r := range s.Ran {
+		n += r
+	}
+	return n
 }
 
 // Queue is a prioritised, de-duplicating render queue with its workers.
@@ -240,7 +248,6 @@ func (q *Queue[R]) worker(ctx context.Context) {
 		q.mu.Lock()
 		delete(q.jobs, j.key)
 		q.stats.Running--
-		q.stats.Done++
 		q.stats.Ran[j.prio]++
 		q.stats.RanTime[j.prio] += took
 		q.mu.Unlock()

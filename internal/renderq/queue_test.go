@@ -290,7 +290,7 @@ func TestConcurrentSubmit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if st := q.Stats(); st.Done+st.Joined != 8*500 {
-		t.Errorf("done %d + joined %d != %d submissions", st.Done, st.Joined, 8*500)
+	if st := q.Stats(); st.Done()+st.Joined != 8*500 {
+		t.Errorf("done %d + joined %d != %d submissions", st.Done(), st.Joined, 8*500)
 	}
 }

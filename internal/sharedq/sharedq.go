@@ -1,7 +1,8 @@
 // Package sharedq is the render queue that the nodes of a kiln cluster
-// share, for metatiles and for web pages: river (github.com/riverqueue/river) on the PostgreSQL that the
-// PostGIS deployment already runs, so that no home-made network queue
-// stands in for a real one.
+// share, for metatiles and for web pages: river
+// (github.com/riverqueue/river) on the PostgreSQL that the PostGIS
+// deployment already runs, so that no home-made network queue stands in
+// for a real one.
 //
 // It keeps renderq's contract across nodes. Priorities map onto river's
 // (renderq.OnDemand is river's 1, renderq.Low its 4); a job is unique by
@@ -10,10 +11,10 @@
 // queued job up. A job taken by a node that dies is handed to another once
 // its lease (river's RescueStuckJobsAfter) runs out: at most two renders
 // for it, never none. Pages are jobs of their own queue, so that a node
-// takes as many as its browser pool loads at once whatever its tile workers. Callers wait for a job through PostgreSQL's
-// LISTEN/NOTIFY, with a poll of the job table behind it for a missed
-// notification; the same connection carries cache invalidations between
-// nodes.
+// takes as many as its browser pool loads at once whatever its tile
+// workers. Callers wait for a job through PostgreSQL's LISTEN/NOTIFY, with
+// a poll of the job table behind it for a missed notification; the same
+// connection carries cache invalidations between nodes.
 package sharedq
 
 import (
@@ -84,8 +85,11 @@ type pageArgs struct {
 
 func (pageArgs) Kind() string { return "kiln_page" }
 
-// riverPriority maps renderq's priorities (0 first) onto river's (1 first).
+// riverPriority maps renderq's priorities (0 first) onto river's (1 first),
+// and renderqPriority back.
 func riverPriority(p renderq.Priority) int { return int(p) + 1 }
+
+func renderqPriority(p int) renderq.Priority { return renderq.Priority(p - 1) }
 
 // Handler renders and stores a job on this node, at the priority it was
 // queued with.
@@ -126,6 +130,9 @@ type Config struct {
 // JobTimeout is a job's deadline for a render deadline of render: the
 // render's plus the time to store the result. A lease must be longer.
 func JobTimeout(render time.Duration) time.Duration { return render + render/2 + time.Second }
+
+// works reports whether the node runs jobs, or only queues them.
+func (c *Config) works() bool { return c.Workers > 0 || c.PageWorkers > 0 }
 
 func (c *Config) defaults() error {
 	if c.RenderTimeout <= 0 {
@@ -200,8 +207,7 @@ func Open(ctx context.Context, cfg Config, handle Handler, handlePage PageHandle
 	}
 	q := &Queue{pool: pool, cfg: cfg, log: cfg.Logger, waiters: map[int64][]chan error{},
 		ended: map[int64]error{}, endedOrder: make([]int64, 0, keepEnded)}
-	works := cfg.Workers > 0 || cfg.PageWorkers > 0
-	if works {
+	if cfg.works() {
 		workers := river.NewWorkers()
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{}
@@ -219,7 +225,7 @@ func Open(ctx context.Context, cfg Config, handle Handler, handlePage PageHandle
 		pool.Close()
 		return nil, fmt.Errorf("sharedq: %w", err)
 	}
-	if works {
+	if cfg.works() {
 		// River stops when Start's context ends: Close stops it instead.
 		if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 			pool.Close()
@@ -260,7 +266,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // cancels them: they are queued again for another node) and disconnects.
 func (q *Queue) Close(ctx context.Context) error {
 	var err error
-	if q.cfg.Workers > 0 || q.cfg.PageWorkers > 0 {
+	if q.cfg.works() {
 		if err = q.client.Stop(ctx); err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err = q.client.StopAndCancel(cctx)
@@ -522,7 +528,7 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[renderArgs]) error {
-	err := w.handle(ctx, job.Args.job(), renderq.Priority(job.Priority-1))
+	err := w.handle(ctx, job.Args.job(), renderqPriority(job.Priority))
 	return finish(ctx, w.q, job, err)
 }
 
@@ -534,7 +540,7 @@ type pageWorker struct {
 }
 
 func (w *pageWorker) Work(ctx context.Context, job *river.Job[pageArgs]) error {
-	err := w.handle(ctx, pipeline.PageJob(job.Args), renderq.Priority(job.Priority-1))
+	err := w.handle(ctx, pipeline.PageJob(job.Args), renderqPriority(job.Priority))
 	return finish(ctx, w.q, job, err)
 }
 
@@ -617,7 +623,7 @@ func (q *Queue) Stats(ctx context.Context) (queued [renderq.NumPriorities]int, r
 		if err := rows.Scan(&prio, &waiting, &run); err != nil {
 			return queued, 0, fmt.Errorf("sharedq: %w", err)
 		}
-		if p := prio - 1; p >= 0 && p < renderq.NumPriorities {
+		if p := renderqPriority(prio); p >= 0 && p < renderq.NumPriorities {
 			queued[p] += waiting
 		}
 		running += run
