@@ -39,7 +39,7 @@ func (a *app) share(ctx context.Context, node bool, ps *pageSide) error {
 		Prefetch:      min(workers, 1), // hides a fetch's round trip between two renders
 		PageWorkers:   pageWorkers,
 		RenderTimeout: a.cfg.Render.Timeout,
-		PageTimeout:   pageJobTimeout(a.cfg),
+		PageTimeout:   a.cfg.Thumbnails.JobTimeout(),
 		Lease:         a.cfg.Queue.Lease,
 		Logger:        a.log,
 		OnInvalidate:  a.invalidate,

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"time"
 
 	"kiln/internal/config"
 	"kiln/internal/metrics"
@@ -60,15 +59,9 @@ func buildPages(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*page
 	}
 	pages := pipeline.NewPages(store, r, pipeline.PagesConfig{
 		Workers: r.Pages(), TTL: t.TTL, NegativeTTL: t.NegativeTTL, Wait: t.Wait,
-		Timeout: pageJobTimeout(cfg), Sizes: sizes,
+		Timeout: t.JobTimeout(), Sizes: sizes,
 	}, m, log)
 	return &pageSide{guard: guard, renderer: r, pages: pages}, nil
-}
-
-// pageJobTimeout is a page job's deadline: the page's own plus half again,
-// for starting a browser and storing the result.
-func pageJobTimeout(cfg *config.Config) time.Duration {
-	return cfg.Thumbnails.Timeout + cfg.Thumbnails.Timeout/2
 }
 
 // close stops the page workers (giving loading pages until ctx ends) and

@@ -147,8 +147,7 @@ type Queue struct {
 	URL     string `toml:"url"`     // postgres: the database; "": db
 	// Lease is how long a node may hold a job before it is taken to have
 	// died and the job goes to another node; 0: twice the longer of
-	// render.timeout and a page job's (thumbnails.timeout and half again)
-	// plus 30 s.
+	// render.timeout and Thumbnails.JobTimeout plus 30 s.
 	Lease time.Duration `toml:"lease"`
 }
 
@@ -527,17 +526,22 @@ func (c *Config) validateQueue(bad func(key, format string, args ...any)) {
 	}
 	// A job must end (its deadline + half of it + 1 s, see
 	// sharedq.JobTimeout) before its lease runs out: a metatile's deadline
-	// is render.timeout, a page's thumbnails.timeout and half again.
-	jobTimeout := func(d time.Duration) time.Duration { return d + d/2 + time.Second }
-	page := c.Thumbnails.Timeout + c.Thumbnails.Timeout/2
-	switch {
-	case q.Lease == 0:
-	case c.Render.Timeout >= page && q.Lease <= jobTimeout(c.Render.Timeout):
-		bad("queue.lease", "%v is too short for render.timeout %v: it must be over %v", q.Lease, c.Render.Timeout, jobTimeout(c.Render.Timeout))
-	case c.Render.Timeout < page && q.Lease <= jobTimeout(page):
-		bad("queue.lease", "%v is too short for thumbnails.timeout %v (a page job gets %v): it must be over %v", q.Lease, c.Thumbnails.Timeout, page, jobTimeout(page))
+	// is render.timeout, a page's Thumbnails.JobTimeout.
+	if q.Lease == 0 {
+		return
+	}
+	longest, what := c.Render.Timeout, fmt.Sprintf("render.timeout %v", c.Render.Timeout)
+	if page := c.Thumbnails.JobTimeout(); page > longest {
+		longest, what = page, fmt.Sprintf("thumbnails.timeout %v (a page job gets %v)", c.Thumbnails.Timeout, page)
+	}
+	if min := longest + longest/2 + time.Second; q.Lease <= min {
+		bad("queue.lease", "%v is too short for %s: it must be over %v", q.Lease, what, min)
 	}
 }
+
+// JobTimeout is a page job's deadline: the page's own plus half again, for
+// starting a browser and storing the result.
+func (t Thumbnails) JobTimeout() time.Duration { return t.Timeout + t.Timeout/2 }
 
 // QueueURL is the database of the shared queue: queue.url, else db.
 func (c *Config) QueueURL() string { return cmp.Or(c.Queue.URL, c.DB) }
