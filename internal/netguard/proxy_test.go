@@ -442,6 +442,60 @@ func TestProxyDNSFailure(t *testing.T) {
 	}
 }
 
+// TestProxySubresourceRefusedWithoutAnswer: a refused plain HTTP request
+// for a sub-resource (a browser's Accept without text/html) gets its
+// connection closed, a network error in the page, and is counted as
+// refused all the same; a document, or a request without Accept, gets the
+// proxy's answer with the reason.
+func TestProxySubresourceRefusedWithoutAnswer(t *testing.T) {
+	srv := helloServer(t, false)
+	port := portOf(t, srv.URL)
+	s := startSession(t, loopbackGuard(newFakeResolver()), SessionOptions{})
+	for _, tc := range []struct {
+		host, accept string
+		status       int // 0: closed without an answer
+	}{
+		{"nx.test", "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", 0},
+		{"nx.test", "*/*", 0},
+		{"nx.test", "text/css,*/*;q=0.1", 0},
+		{"127.0.0.2", "*/*", 0},
+		{"nx.test", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", http.StatusBadGateway},
+		{"127.0.0.2", "text/html,application/xhtml+xml", http.StatusForbidden},
+		{"nx.test", "", http.StatusBadGateway},
+	} {
+		t.Run(tc.host+" "+tc.accept, func(t *testing.T) {
+			req := "GET http://" + tc.host + ":" + port + "/x HTTP/1.1\r\nHost: " + tc.host + ":" + port + "\r\n"
+			if tc.accept != "" {
+				req += "Accept: " + tc.accept + "\r\n"
+			}
+			conn, err := net.DialTimeout("tcp", s.Addr(), testTimeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(testTimeout))
+			if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			switch {
+			case tc.status == 0 && err == nil:
+				t.Errorf("answered %d, want the connection closed", resp.StatusCode)
+			case tc.status == 0 && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF):
+				t.Errorf("read: %v, want EOF", err)
+			case tc.status != 0 && err != nil:
+				t.Errorf("no answer: %v", err)
+			case tc.status != 0 && (resp.StatusCode != tc.status || resp.Header.Get(RefusedHeader) == ""):
+				t.Errorf("answered %d, %s = %q; want %d with the reason", resp.StatusCode, RefusedHeader, resp.Header.Get(RefusedHeader), tc.status)
+			}
+		})
+	}
+	st := s.Stats()
+	if refusalsTo(st.Failed, "nx.test:"+port, ErrDNS) != 5 || refusalsTo(st.Blocked, "127.0.0.2:"+port, ErrForbidden) != 2 {
+		t.Errorf("Stats = %+v", st)
+	}
+}
+
 func TestProxyUnreachable(t *testing.T) {
 	port := closedPort(t)
 	s := startSession(t, loopbackGuard(newFakeResolver()), SessionOptions{DialTimeout: 2 * time.Second})
