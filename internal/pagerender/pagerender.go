@@ -32,10 +32,14 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"kiln/internal/netguard"
@@ -60,9 +64,24 @@ type Renderer struct {
 	opts  Options
 	guard *netguard.Guard
 	pool  *pool
+	spare spare
 	pages atomic.Int64 // pages captured, for tests and metrics
 
 	prepared func(tab context.Context) // tests: called on a tab ready to navigate
+}
+
+// spare is a tab opened ahead of the page that will take it, with its
+// proxy, so that a page does not wait for a new BrowserContext and its
+// renderer process to start (150 ms, a tenth of a page's time), and the
+// browser starts them while pages wait on the network. A spare is as
+// fresh as any tab: nothing has loaded in it.
+type spare struct {
+	mu      sync.Mutex
+	tab     *tab
+	sess    *netguard.Session
+	opening bool
+	closed  bool
+	wg      sync.WaitGroup // the opening
 }
 
 // New returns a renderer whose pages reach the network through guard.
@@ -101,7 +120,81 @@ func New(guard *netguard.Guard, opts Options) *Renderer {
 func (r *Renderer) Pages() int { return r.opts.Pages }
 
 // Close stops the browsers.
-func (r *Renderer) Close() { r.pool.close() }
+func (r *Renderer) Close() {
+	r.spare.mu.Lock()
+	r.spare.closed = true
+	t, sess := r.spare.tab, r.spare.sess
+	r.spare.tab, r.spare.sess = nil, nil
+	r.spare.mu.Unlock()
+	r.pool.close()
+	r.spare.wg.Wait()
+	if t != nil {
+		r.pool.dispose(t, func() { sess.Close() })
+	}
+}
+
+// takeSpare returns the spare tab and its proxy if it can still load a
+// page (its browser may have died or retired since), and starts opening
+// the next one.
+func (r *Renderer) takeSpare() (*tab, *netguard.Session) {
+	s := &r.spare
+	s.mu.Lock()
+	t, sess := s.tab, s.sess
+	s.tab, s.sess = nil, nil
+	if !s.opening && !s.closed {
+		s.opening = true
+		s.wg.Add(1)
+		go r.openSpare()
+	}
+	s.mu.Unlock()
+	if t != nil && !t.usable() {
+		r.pool.dispose(t, func() { sess.Close() })
+		return nil, nil
+	}
+	return t, sess
+}
+
+func (r *Renderer) openSpare() {
+	defer r.spare.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), browserStart)
+	defer cancel()
+	var t *tab
+	var sess *netguard.Session
+	inst, err := r.pool.acquire(ctx)
+	if err == nil {
+		t, sess, err = r.openTab(ctx, inst)
+	}
+	s := &r.spare
+	s.mu.Lock()
+	s.opening = false
+	keep := err == nil && !s.closed && s.tab == nil
+	if keep {
+		s.tab, s.sess = t, sess
+	}
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		r.opts.Log.Debug("no spare tab", "err", err)
+	case !keep:
+		r.pool.dispose(t, func() { sess.Close() })
+	}
+}
+
+// openTab opens a tab on inst, which acquire returned, with a proxy of its
+// own. On error inst is released.
+func (r *Renderer) openTab(ctx context.Context, inst *instance) (*tab, *netguard.Session, error) {
+	sess, err := r.guard.NewSession(netguard.SessionOptions{MaxBytes: r.opts.MaxBytes})
+	if err != nil {
+		r.pool.release(inst)
+		return nil, nil, fmt.Errorf("page proxy: %w", err)
+	}
+	t, err := r.pool.open(ctx, inst, sess.Addr())
+	if err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	return t, sess, nil
+}
 
 // Job is a page to capture.
 type Job struct {
@@ -111,7 +204,7 @@ type Job struct {
 
 // Capture is a captured page.
 type Capture struct {
-	Image    *image.RGBA // the viewport, or the whole page up to MaxHeight
+	Image    image.Image // the viewport, or the whole page up to MaxHeight, as JPEG decodes it
 	JPEG     []byte      // Image as Chromium encoded it
 	URL      string      // where the page ended up, after redirects
 	Status   int         // HTTP status of the document
@@ -180,14 +273,27 @@ func (r *Renderer) Capture(ctx context.Context, job Job) (*Capture, error) {
 			release()
 		}()
 	}()
-	inst, err := r.pool.acquire(ctx)
-	if err != nil {
-		return nil, err
+	t, sess := r.takeSpare()
+	var inst *instance
+	if t == nil {
+		if inst, err = r.pool.acquire(ctx); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		c, err := r.capture(ctx, inst, u, job, &tabs)
+		var c *Capture
+		var err error
+		if t == nil {
+			t, sess, err = r.openTab(ctx, inst)
+			if err != nil && !errors.Is(err, errCrashed) {
+				return nil, r.timeoutOr(ctx, u, err)
+			}
+		}
+		if err == nil {
+			c, err = r.capture(ctx, t, sess, u, job, &tabs)
+		}
 		if !errors.Is(err, errCrashed) {
 			return c, err
 		}
@@ -195,6 +301,7 @@ func (r *Renderer) Capture(ctx context.Context, job Job) (*Capture, error) {
 			return nil, failed("crashed", "%s: the browser crashed while rendering the page", u)
 		}
 		r.opts.Log.Warn("browser crashed, trying the page again", "url", u.String(), "err", err)
+		t = nil
 		if inst, err = r.pool.acquire(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil, failed("crashed", "%s: the browser crashed while rendering the page", u)
@@ -303,21 +410,17 @@ const (
 	captureSlack = 2 * time.Second
 )
 
-// capture loads the page in a tab of inst, and releases inst. The tab and
-// its proxy are closed in the background, counted in tabs.
-func (r *Renderer) capture(ctx context.Context, inst *instance, u *url.URL, job Job, tabs *sync.WaitGroup) (*Capture, error) {
-	sess, err := r.guard.NewSession(netguard.SessionOptions{MaxBytes: r.opts.MaxBytes})
-	if err != nil {
-		r.pool.release(inst)
-		return nil, fmt.Errorf("page proxy: %w", err)
-	}
+// capture loads the page in t, whose proxy is sess. The tab and its proxy
+// are closed in the background, counted in tabs.
+func (r *Renderer) capture(ctx context.Context, t *tab, sess *netguard.Session, u *url.URL, job Job, tabs *sync.WaitGroup) (*Capture, error) {
 	tabs.Add(1)
 	var out *Capture
-	err = r.pool.page(ctx, inst, sess.Addr(), func(tab context.Context) error {
+	err := r.pool.run(ctx, t, func(tab context.Context) error {
 		var err error
 		out, err = r.load(ctx, tab, sess, u, job)
 		return err
-	}, func() {
+	})
+	r.pool.dispose(t, func() {
 		sess.Close()
 		tabs.Done()
 	})
@@ -349,11 +452,18 @@ func (r *Renderer) load(ctx, tab context.Context, sess *netguard.Session, u *url
 	steps = append(steps, err)
 	_, err = chromedp.Call(tab, page.Enable, page.EnableParams{})
 	steps = append(steps, err)
-	// chromedp enables the Runtime domain, whose events (every console
-	// message, with its stack) nothing here reads: a page that logs
-	// without end would keep the renderer and the connection busy with
-	// them, and its capture would time out.
-	_, err = chromedp.Call(tab, runtime.Disable, cdp.Empty{})
+	// chromedp enables, on every tab, domains whose events nothing here
+	// reads. Runtime's (every console message, with its stack) can keep
+	// the renderer and the connection busy without end, and a capture
+	// times out. DOM, CSS and Log make the renderer follow every node,
+	// style sheet and warning of the page, and auto-attach opens a
+	// session on each cross-site frame and worker whose events chromedp
+	// drops: work that costs CPU on every page and shows nowhere.
+	for _, off := range []cdp.Command[cdp.Empty, cdp.Empty]{runtime.Disable, dom.Disable, css.Disable, log.Disable} {
+		_, err = chromedp.Call(tab, off, cdp.Empty{})
+		steps = append(steps, err)
+	}
+	_, err = chromedp.Call(tab, target.SetAutoAttach, target.SetAutoAttachParams{AutoAttach: false})
 	steps = append(steps, err)
 	_, err = chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
 		Width: int64(vp.X), Height: int64(vp.Y), DeviceScaleFactor: 1})
@@ -467,7 +577,6 @@ wait:
 	if err != nil {
 		return nil, fmt.Errorf("capture of %s: %w", u, err)
 	}
-	img := toRGBA(decoded, decoded.Bounds()) // once, for every size cut from it
 	stats := sess.Stats()
 	var blocked []string
 	for _, ref := range stats.Blocked {
@@ -478,8 +587,8 @@ wait:
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return &Capture{
-		Image: img, JPEG: shot.Data, URL: st.finalURL, Status: st.status, Title: title,
-		Partial: partial, Blank: blank(img), Requests: stats.Requests, Bytes: stats.Bytes, Blocked: blocked,
+		Image: decoded, JPEG: shot.Data, URL: st.finalURL, Status: st.status, Title: title,
+		Partial: partial, Blank: blank(decoded), Requests: stats.Requests, Bytes: stats.Bytes, Blocked: blocked,
 	}, nil
 }
 

@@ -149,41 +149,71 @@ func (p *pool) wait(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// page runs fn in a new tab of inst, which acquire returned, in a
-// BrowserContext of its own whose traffic goes through the proxy at
-// proxyAddr. fn's context ends with ctx. page returns when fn does; the tab
-// is closed and inst released in the background, then closed is called:
-// closing a tab can take seconds on a busy or hung browser, which the
-// page's answer does not wait for.
-func (p *pool) page(ctx context.Context, inst *instance, proxyAddr string, fn func(tab context.Context) error, closed func()) error {
-	tab, cancel := chromedp.NewContext(inst.ctx, chromedp.WithNewBrowserContext(func(params *target.CreateBrowserContextParams) {
+// tab is a browser tab of one page, in a BrowserContext of its own whose
+// traffic goes through the page's proxy. It holds its browser (acquire)
+// until it is closed.
+type tab struct {
+	inst   *instance
+	ctx    context.Context // the tab's chromedp context
+	cancel func()          // disposes of the tab and its BrowserContext
+}
+
+// open opens a tab on inst, which acquire returned, whose traffic goes
+// through the proxy at proxyAddr; opening stops if ctx ends. On error
+// inst is released.
+func (p *pool) open(ctx context.Context, inst *instance, proxyAddr string) (*tab, error) {
+	tctx, cancel := chromedp.NewContext(inst.ctx, chromedp.WithNewBrowserContext(func(params *target.CreateBrowserContextParams) {
 		params.ProxyServer = "http://" + proxyAddr
 		params.ProxyBypassList = "<-loopback>"
 	}))
-	err := openTab(ctx, tab, cancel)
-	if err == nil {
-		// The page's work ends with ctx, the tab's context only once the
-		// tab is closed (closeTab).
-		work, stopWork := context.WithCancel(tab)
-		stop := context.AfterFunc(ctx, stopWork)
-		err = fn(work)
-		stop()
-		stopWork()
+	if err := openTab(ctx, tctx, cancel); err != nil {
+		crashed := !inst.alive()
+		if crashed {
+			p.retire(inst)
+		}
+		go func() {
+			cancel()
+			p.release(inst)
+		}()
+		if crashed {
+			return nil, fmt.Errorf("%w: %w", errCrashed, err)
+		}
+		return nil, err
 	}
-	crashed := err != nil && !inst.alive()
-	if crashed {
-		p.retire(inst)
-	}
-	go func() {
-		closeTab(tab)
-		cancel()
-		p.release(inst)
-		closed()
-	}()
-	if crashed {
+	return &tab{inst: inst, ctx: tctx, cancel: cancel}, nil
+}
+
+// usable reports whether t can still load a page: its browser runs and
+// the tab was not closed.
+func (t *tab) usable() bool { return t.ctx.Err() == nil && t.inst.alive() }
+
+// run runs fn in t; fn's context ends with ctx. An error of a page whose
+// browser died is errCrashed.
+func (p *pool) run(ctx context.Context, t *tab, fn func(tab context.Context) error) error {
+	// The page's work ends with ctx, the tab's context only once the tab
+	// is closed (dispose).
+	work, stopWork := context.WithCancel(t.ctx)
+	stop := context.AfterFunc(ctx, stopWork)
+	err := fn(work)
+	stop()
+	stopWork()
+	if err != nil && !t.inst.alive() {
+		p.retire(t.inst)
 		return fmt.Errorf("%w: %w", errCrashed, err)
 	}
 	return err
+}
+
+// dispose closes t in the background, releases its browser, then calls
+// closed: closing a tab can take seconds on a busy or hung browser, which
+// a page's answer does not wait for.
+func (p *pool) dispose(t *tab, closed func()) {
+	go func() {
+		closeTab(t.ctx)
+		t.cancel()
+		p.release(t.inst)
+		closed()
+	}()
 }
 
 // openTab opens tab, and answers its dialogs until it is closed: alert,

@@ -447,3 +447,50 @@ func TestEventBacklog(t *testing.T) {
 		t.Errorf("after: title %q", c.Title)
 	}
 }
+
+// TestSpareTab: after a page, a tab is opened ahead for the next one; the
+// next page loads in it, and another is opened in a BrowserContext of its
+// own. Close closes the spare with the browser.
+func TestSpareTab(t *testing.T) {
+	t.Parallel() // a renderer of its own
+	f := setup(t)
+	r := New(f.guard, Options{Pages: 1, Timeout: 10 * time.Second, Log: testLog()})
+	defer r.Close()
+	spare := func() *tab {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r.spare.mu.Lock()
+			t0 := r.spare.tab
+			r.spare.mu.Unlock()
+			if t0 != nil || time.Now().After(deadline) {
+				return t0
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	mustCapture(t, r, Job{URL: f.url("/?spare=1")})
+	first := spare()
+	if first == nil {
+		t.Fatal("no spare tab after a page")
+	}
+	var used cdp.BrowserContextID
+	r.prepared = func(tab context.Context) { used = chromedp.FromContext(tab).BrowserContextID }
+	if c := mustCapture(t, r, Job{URL: f.url("/?spare=2")}); c.Title != "kiln simple" {
+		t.Errorf("title %q", c.Title)
+	}
+	if want := chromedp.FromContext(first.ctx).BrowserContextID; used != want {
+		t.Errorf("page loaded in BrowserContext %q, the spare's is %q", used, want)
+	}
+	next := spare()
+	if next == nil || next == first {
+		t.Fatal("no new spare tab after the spare was taken")
+	}
+	if id := chromedp.FromContext(next.ctx).BrowserContextID; id == used {
+		t.Errorf("the new spare shares BrowserContext %q with the page before", id)
+	}
+	select {
+	case <-first.ctx.Done(): // the used tab is closed
+	case <-time.After(10 * time.Second):
+		t.Error("the used spare tab is still open")
+	}
+}

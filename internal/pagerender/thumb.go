@@ -80,8 +80,15 @@ func Thumbnail(src image.Image, s Size) *image.RGBA {
 		srcH := max(1, int(math.Round(float64(s.H)*float64(b.Dx())/float64(s.W))))
 		part = image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Min.Y+srcH)
 	}
-	rgba := toRGBA(src, part)
-	for rgba.Rect.Dx() >= 4*s.W && rgba.Rect.Dy() >= 4*to.Dy() {
+	halving := func(r image.Rectangle) bool { return r.Dx() >= 4*s.W && r.Dy() >= 4*to.Dy() }
+	var rgba *image.RGBA
+	if yc, ok := src.(*image.YCbCr); ok && halving(part) && yc.SubsampleRatio == image.YCbCrSubsampleRatio420 &&
+		part.Min.X%2 == 0 && part.Min.Y%2 == 0 {
+		rgba = halveYCbCr(yc, part)
+	} else {
+		rgba = toRGBA(src, part)
+	}
+	for halving(rgba.Rect) {
 		rgba = halve(rgba)
 	}
 	draw.CatmullRom.Scale(dst, to, rgba, rgba.Rect, draw.Src, nil)
@@ -104,12 +111,37 @@ func halve(src *image.RGBA) *image.RGBA {
 	w, h := src.Rect.Dx()/2, src.Rect.Dy()/2
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
-		r0 := src.Pix[2*y*src.Stride:]
-		r1 := src.Pix[(2*y+1)*src.Stride:]
+		r0 := src.Pix[2*y*src.Stride : 2*y*src.Stride+8*w]
+		r1 := src.Pix[(2*y+1)*src.Stride : (2*y+1)*src.Stride+8*w]
 		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-		for i := 0; i < len(out); i++ {
-			j := i/4*8 + i%4
-			out[i] = uint8((uint16(r0[j]) + uint16(r0[j+4]) + uint16(r1[j]) + uint16(r1[j+4]) + 2) / 4)
+		for x := range w {
+			a, b, o := r0[8*x:8*x+8], r1[8*x:8*x+8], out[4*x:4*x+4]
+			for c := range 4 {
+				o[c] = uint8((uint16(a[c]) + uint16(a[c+4]) + uint16(b[c]) + uint16(b[c+4]) + 2) / 4)
+			}
+		}
+	}
+	return dst
+}
+
+// halveYCbCr is halve(toRGBA(src, r)) for a 4:2:0 capture, the kind
+// Chromium's JPEG encoder writes, at a fraction of the cost: the four
+// pixels of a 2×2 block share their chroma, so the block is converted to
+// RGB once, from its average luma. r's corner must be even.
+func halveYCbCr(src *image.YCbCr, r image.Rectangle) *image.RGBA {
+	w, h := r.Dx()/2, r.Dy()/2
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		y0 := src.Y[src.YOffset(r.Min.X, r.Min.Y+2*y):][:2*w]
+		y1 := src.Y[src.YOffset(r.Min.X, r.Min.Y+2*y+1):][:2*w]
+		c := src.COffset(r.Min.X, r.Min.Y+2*y)
+		cb, cr := src.Cb[c:c+w], src.Cr[c:c+w]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for x := range w {
+			l := (uint16(y0[2*x]) + uint16(y0[2*x+1]) + uint16(y1[2*x]) + uint16(y1[2*x+1]) + 2) / 4
+			o := out[4*x : 4*x+4]
+			o[0], o[1], o[2] = color.YCbCrToRGB(uint8(l), cb[x], cr[x])
+			o[3] = 0xff
 		}
 	}
 	return dst
@@ -127,6 +159,19 @@ func blank(img image.Image) bool {
 			row := yc.Y[yc.YOffset(b.Min.X, y):]
 			for x := 0; x < b.Dx(); x += 2 {
 				l := float64(row[x])
+				sum += l
+				sq += l * l
+				n++
+			}
+		}
+		return lumaFlat(sum, sq, n)
+	}
+	if rgba, ok := img.(*image.RGBA); ok {
+		for y := b.Min.Y; y < b.Max.Y; y += 2 {
+			row := rgba.Pix[rgba.PixOffset(b.Min.X, y):]
+			for x := 0; x < b.Dx(); x += 2 {
+				p := row[4*x : 4*x+3]
+				l := 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
 				sum += l
 				sq += l * l
 				n++

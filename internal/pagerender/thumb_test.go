@@ -1,6 +1,10 @@
 package pagerender
 
 import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"math"
 	"testing"
 
 	"kiln/internal/imgenc"
@@ -33,4 +37,61 @@ func TestParseSizeAndFormat(t *testing.T) {
 			t.Errorf("ParseFormat(%q) = %v, %v", tc.in, got, err)
 		}
 	}
+}
+
+// TestHalveYCbCr: halving a 4:2:0 capture straight from YCbCr gives the
+// pixels of converting it to RGBA, then halving, within rounding; so does
+// Thumbnail, which takes that way for such captures. (Where a block's
+// pixels fall out of the RGB gamut, clamped one at a time or once, the
+// two differ: averaging in YCbCr is what the JPEG encoder did to chroma.)
+func TestHalveYCbCr(t *testing.T) {
+	var buf bytes.Buffer
+	// Colours that change every few pixels, both ways, so that a block
+	// given another block's luma or chroma shows; in gamut, so that the
+	// two ways round, which clamp at different steps, agree.
+	src := image.NewRGBA(image.Rect(0, 0, 1024, 768))
+	for y := range 768 {
+		for x := range 1024 {
+			fx, fy := float64(x), float64(y)
+			i := src.PixOffset(x, y)
+			src.Pix[i] = uint8(128 + 60*math.Sin(fx/7))
+			src.Pix[i+1] = uint8(128 + 60*math.Cos(fy/5))
+			src.Pix[i+2] = uint8(128 + 50*math.Sin((fx+fy)/11))
+			src.Pix[i+3] = 0xff
+		}
+	}
+	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := jpeg.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yc, ok := decoded.(*image.YCbCr)
+	if !ok || yc.SubsampleRatio != image.YCbCrSubsampleRatio420 {
+		t.Fatalf("decoded as %T", decoded)
+	}
+	for _, r := range []image.Rectangle{yc.Bounds(), image.Rect(0, 0, 1024, 749), image.Rect(2, 4, 301, 201)} {
+		want := halve(toRGBA(yc, r))
+		got := halveYCbCr(yc, r)
+		if got.Rect != want.Rect {
+			t.Fatalf("%v: bounds %v, want %v", r, got.Rect, want.Rect)
+		}
+		if d := maxDiff(got, want); d > 2 {
+			t.Errorf("%v: differs by up to %d", r, d)
+		}
+	}
+	for _, s := range []Size{Small, Large, {320, 100}} {
+		if d := maxDiff(Thumbnail(yc, s), Thumbnail(toRGBA(yc, yc.Bounds()), s)); d > 2 {
+			t.Errorf("%v: the thumbnail of YCbCr differs from RGBA's by up to %d", s, d)
+		}
+	}
+}
+
+func maxDiff(a, b *image.RGBA) int {
+	d := 0
+	for i := range a.Pix {
+		d = max(d, int(a.Pix[i])-int(b.Pix[i]), int(b.Pix[i])-int(a.Pix[i]))
+	}
+	return d
 }
