@@ -23,6 +23,11 @@ type SessionOptions struct {
 	MaxBytes    int64         // bytes the page may download; 32 MiB
 	MaxConns    int           // connections open at once; 64
 	DialTimeout time.Duration // per connection attempt; 10s
+	// HostFailed, if set, is called once for each host the session will
+	// not connect to: its name does not resolve or the policy forbids it.
+	// The answer is pinned for the session, so every later request to
+	// the host fails the same way.
+	HostFailed func(host string)
 }
 
 // Refusal is a host the session refused or could not reach.
@@ -241,13 +246,17 @@ func (s *Session) lookup(ctx context.Context, hostport string) ([]netip.Addr, st
 			return nil, "", err // cancelled: not the host's fault, not remembered
 		}
 		s.mu.Lock()
-		if first, ok := s.hosts[host]; ok {
+		first, answered := s.hosts[host]
+		if answered {
 			res = first // a concurrent lookup answered first: its answer is the pin
 		} else {
 			res = hostResult{addrs: addrs, err: err}
 			s.hosts[host] = res
 		}
 		s.mu.Unlock()
+		if !answered && err != nil && s.opts.HostFailed != nil {
+			s.opts.HostFailed(host)
+		}
 	}
 	if res.err != nil {
 		s.record(hostport, res.err)

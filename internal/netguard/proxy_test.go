@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -493,6 +495,31 @@ func TestProxySubresourceRefusedWithoutAnswer(t *testing.T) {
 	st := s.Stats()
 	if refusalsTo(st.Failed, "nx.test:"+port, ErrDNS) != 5 || refusalsTo(st.Blocked, "127.0.0.2:"+port, ErrForbidden) != 2 {
 		t.Errorf("Stats = %+v", st)
+	}
+}
+
+// TestProxyHostFailed: HostFailed hears of each host the session will not
+// connect to, once, and of no other.
+func TestProxyHostFailed(t *testing.T) {
+	srv := helloServer(t, false)
+	port := portOf(t, srv.URL)
+	var mu sync.Mutex
+	failed := map[string]int{}
+	s := startSession(t, loopbackGuard(newFakeResolver()), SessionOptions{HostFailed: func(host string) {
+		mu.Lock()
+		failed[host]++
+		mu.Unlock()
+	}})
+	c := proxyClient(s, nil)
+	for _, host := range []string{"nx.test", "127.0.0.2", "127.0.0.1", "nx.test", "127.0.0.2"} {
+		if _, _, err := get(t, c, "http://"+host+":"+port+"/"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := map[string]int{"nx.test": 1, "127.0.0.2": 1}; !maps.Equal(failed, want) {
+		t.Errorf("HostFailed heard %v, want %v", failed, want)
 	}
 }
 

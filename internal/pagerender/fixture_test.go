@@ -273,6 +273,13 @@ func (f *fixture) handler() http.Handler {
 	mux.HandleFunc("/text", func(w http.ResponseWriter, r *http.Request) {
 		html(w, "<!doctype html><title>kiln text</title><h1>Hello</h1><p>%s</p>", strings.Repeat("Some words of text. ", 200))
 	})
+	// A dead host asked for one image at once and 30 more a moment later:
+	// the page's renderer fails those itself.
+	mux.HandleFunc("/dead-later", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><title>kiln dead later</title><body style="background:#0a0">
+<img src="http://nx.test:%[1]s/first.png" width=10 height=10>
+<script>setTimeout(() => { for (let i = 0; i < 30; i++) { const im = new Image(); im.src = "http://nx.test:%[1]s/late" + i + ".png"; document.body.appendChild(im) } }, 300)</script>`, f.port)
+	})
 	mux.HandleFunc("/blank", func(w http.ResponseWriter, r *http.Request) {
 		html(w, "<!doctype html><title>nothing</title><body style='background:#fff'>")
 	})

@@ -456,7 +456,7 @@ func TestSpareTab(t *testing.T) {
 	f := setup(t)
 	r := New(f.guard, Options{Pages: 1, Timeout: 10 * time.Second, Log: testLog()})
 	defer r.Close()
-	spare := func() *tab {
+	spare := func() *pageTab {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			r.spare.mu.Lock()

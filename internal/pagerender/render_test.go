@@ -335,3 +335,21 @@ func TestBlank(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadHostBlocked: once the proxy has refused a host, the page's
+// later requests to it fail in the renderer without reaching the proxy,
+// and the page is captured as ever.
+func TestDeadHostBlocked(t *testing.T) {
+	f := setup(t)
+	c := mustCapture(t, f.r, Job{URL: f.url("/dead-later")})
+	if c.Title != "kiln dead later" {
+		t.Errorf("title %q", c.Title)
+	}
+	checkPixels(t, c.Image, []pixel{px(500, 500, [3]int{0, 170, 0})})
+	// The document, the first image, and the late ones sent before the
+	// renderer heard of the refusal: none here, the refusal takes a few
+	// milliseconds and they come 300 ms later.
+	if c.Requests > 3 {
+		t.Errorf("the proxy saw %d requests, want the document and the first image", c.Requests)
+	}
+}
