@@ -24,6 +24,8 @@
 #      KILN_DNS=system|fastfail  PEER_DNS=fastfail|system (the peer's DNS knob)
 #      KILN_FLAGS="" (extra Chromium flags for kiln: [thumbnails] chromium_flags)
 #      KILN_CHROMIUM="" (kiln's browser: [thumbnails] chromium; "": kiln's default)
+#      KILN_PAGES="" (kiln's [thumbnails] pages, the pages it loads at once; "": C,
+#        as the peer; the client keeps C requests in flight either way)
 # DNS: the pages name ~200 outside hosts, which do not resolve here. The peer
 # by default maps every host but 127.0.0.1 to NOTFOUND inside Chromium
 # (--fastfail-dns). kiln resolves every host itself in its page proxy, through
@@ -119,7 +121,7 @@ fi
 # where it is installed); the peer's: /usr/bin/chromium.
 KILN_BROWSER="${KILN_CHROMIUM:-$([ -x /usr/bin/chromium-headless-shell ] && echo /usr/bin/chromium-headless-shell || echo /usr/bin/chromium)}"
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg), $(/usr/bin/chromium --version 2>/dev/null), kiln $("$OUT/kiln" version 2>/dev/null | head -1) with $KILN_BROWSER"
-echo "# pages: $(wc -l <"$OUT/pages.txt") saved pages from $PAGES on $BASE; kiln on 127.0.0.1:$PORT, DNS $KILN_DNS${KILN_FLAGS:+, Chromium flags $KILN_FLAGS}; peer: $([ "$PEER" = 1 ] && echo "$PEER_DIR/bench.sh, DNS $PEER_DNS" || echo none); CONCS=\"$CONCS\" ROUNDS=$ROUNDS"
+echo "# pages: $(wc -l <"$OUT/pages.txt") saved pages from $PAGES on $BASE; kiln on 127.0.0.1:$PORT, DNS $KILN_DNS${KILN_FLAGS:+, Chromium flags $KILN_FLAGS}${KILN_PAGES:+, [thumbnails] pages = $KILN_PAGES}; peer: $([ "$PEER" = 1 ] && echo "$PEER_DIR/bench.sh, DNS $PEER_DNS" || echo none); CONCS=\"$CONCS\" ROUNDS=$ROUNDS"
 
 # line NAME JSON-FILE ROW-FILE: one result line of a kiln or peer summary;
 # ROW-FILE gets "pages/s p50 p95 cpu/page peak-pss" for the medians.
@@ -152,14 +154,14 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 col() { cat "$OUT"/$1 2>/dev/null | cut -d' ' -f"$2" | median; }   # col GLOB FIELD: median over rounds
 maxc=$(for c in $CONCS; do echo "$c"; done | sort -n | tail -1)
 
-# kiln_start DIR C: a kiln serve with an empty data dir, pages = C.
+# kiln_start DIR C: a kiln serve with an empty data dir, pages = C (or KILN_PAGES).
 kiln_start() {
   rm -rf "$1" && mkdir -p "$1"
   cat >"$1/kiln.toml" <<EOF
 data = "$1/data"
 [thumbnails]
 allow = ["127.0.0.1/32"]
-pages = $2
+pages = ${KILN_PAGES:-$2}
 timeout = "15s"
 chromium_flags = $(toml_flags)
 ${KILN_CHROMIUM:+chromium = \"$KILN_CHROMIUM\"}
