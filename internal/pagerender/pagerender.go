@@ -12,6 +12,11 @@
 // load event never comes is captured at the deadline if it has content
 // (DOMContentLoaded), and fails with the reason otherwise. Dialogs are
 // dismissed and downloads refused.
+//
+// A page's time and CPU are mostly Chromium's, so the renderer spares it
+// what it can: a tab is opened ahead for the next page, so that its start
+// is not in the page's time; the DevTools domains nothing reads are off;
+// and hosts the proxy refused are failed in the page's own renderer.
 package pagerender
 
 import (
