@@ -88,11 +88,12 @@ type spare struct {
 	wg      sync.WaitGroup // the opening
 }
 
-// pageTab is a page's tab with its proxy.
+// pageTab is a page's tab, prepared, with its proxy.
 type pageTab struct {
 	*tab
-	sess    *netguard.Session
-	blocker *hostBlocker // the hosts sess refused, told to the tab
+	sess      *netguard.Session
+	blocker   *hostBlocker // the hosts sess refused, told to the tab
+	mainFrame string
 }
 
 // New returns a renderer whose pages reach the network through guard.
@@ -199,8 +200,8 @@ func (r *Renderer) openSpare() {
 	}
 }
 
-// openTab opens a tab on inst, which acquire returned, with a proxy of its
-// own. On error inst is released.
+// openTab opens and prepares a tab on inst, which acquire returned, with a
+// proxy of its own. On error inst is released.
 func (r *Renderer) openTab(ctx context.Context, inst *instance) (*pageTab, error) {
 	b := newHostBlocker()
 	sess, err := r.guard.NewSession(netguard.SessionOptions{MaxBytes: r.opts.MaxBytes, HostFailed: b.add})
@@ -213,7 +214,19 @@ func (r *Renderer) openTab(ctx context.Context, inst *instance) (*pageTab, error
 		sess.Close()
 		return nil, err
 	}
-	return &pageTab{tab: t, sess: sess, blocker: b}, nil
+	pt := &pageTab{tab: t, sess: sess, blocker: b}
+	if pt.mainFrame, err = r.prepare(ctx, t.ctx); err != nil {
+		crashed := !t.inst.alive()
+		if crashed {
+			r.pool.retire(t.inst)
+		}
+		r.dispose(pt, nil)
+		if crashed {
+			return nil, fmt.Errorf("%w: %w", errCrashed, err)
+		}
+		return nil, fmt.Errorf("preparing the tab: %w", err)
+	}
+	return pt, nil
 }
 
 // Job is a page to capture.
@@ -284,15 +297,9 @@ func (r *Renderer) Capture(ctx context.Context, job Job) (*Capture, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The slot is the page's until its tabs are closed, which can be
-	// after the answer.
+	// The page's tabs may close after the answer.
 	var tabs sync.WaitGroup
-	defer func() {
-		go func() {
-			tabs.Wait()
-			release()
-		}()
-	}()
+	defer r.pool.done(release, &tabs)
 	t := r.takeSpare()
 	var inst *instance
 	if t == nil {
@@ -437,7 +444,7 @@ func (r *Renderer) capture(ctx context.Context, t *pageTab, u *url.URL, job Job,
 	var out *Capture
 	err := r.pool.run(ctx, t.tab, func(tab context.Context) error {
 		var err error
-		out, err = r.load(ctx, tab, t.sess, t.blocker, u, job)
+		out, err = r.load(ctx, tab, t, u, job)
 		return err
 	})
 	r.dispose(t, tabs.Done)
@@ -454,54 +461,15 @@ func (r *Renderer) capture(ctx context.Context, t *pageTab, u *url.URL, job Job,
 
 // load navigates tab to u, settles the page and captures it. tab ends
 // with ctx.
-func (r *Renderer) load(ctx, tab context.Context, sess *netguard.Session, blocker *hostBlocker, u *url.URL, job Job) (*Capture, error) {
+func (r *Renderer) load(ctx, tab context.Context, pt *pageTab, u *url.URL, job Job) (*Capture, error) {
+	sess := pt.sess
 	st := newPageState()
+	st.mainFrame = pt.mainFrame
 	if err := chromedp.Listen(tab, st.listen()); err != nil {
 		return nil, r.timeoutOr(ctx, u, fmt.Errorf("listening to the tab: %w", err))
 	}
-	c := chromedp.FromContext(tab)
 	vp := r.opts.Viewport
-	steps := []error{}
-	_, err := chromedp.CallBrowser(tab, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior: browser.SetDownloadBehaviorBehaviorDeny, BrowserContextID: c.BrowserContextID})
-	steps = append(steps, err)
-	_, err = chromedp.Call(tab, network.Enable, network.EnableParams{})
-	steps = append(steps, err)
-	_, err = chromedp.Call(tab, page.Enable, page.EnableParams{})
-	steps = append(steps, err)
-	// chromedp enables, on every tab, domains whose events nothing here
-	// reads. Runtime's (every console message, with its stack) can keep
-	// the renderer and the connection busy without end, and a capture
-	// times out. DOM, CSS and Log make the renderer follow every node,
-	// style sheet and warning of the page, lifecycle events report every
-	// paint of every frame, and auto-attach opens a session on each
-	// cross-site frame and worker whose events chromedp drops: work that
-	// costs CPU on every page and shows nowhere.
-	for _, off := range []cdp.Command[cdp.Empty, cdp.Empty]{runtime.Disable, dom.Disable, css.Disable, log.Disable} {
-		_, err = chromedp.Call(tab, off, cdp.Empty{})
-		steps = append(steps, err)
-	}
-	_, err = chromedp.Call(tab, target.SetAutoAttach, target.SetAutoAttachParams{AutoAttach: false})
-	steps = append(steps, err)
-	_, err = chromedp.Call(tab, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false})
-	steps = append(steps, err)
-	_, err = chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
-		Width: int64(vp.X), Height: int64(vp.Y), DeviceScaleFactor: 1})
-	steps = append(steps, err)
-	// The main frame, known before the navigation: the answers of frames
-	// are told from the document's by it.
-	tree, err := chromedp.Call(tab, page.GetFrameTree, cdp.Empty{})
-	steps = append(steps, err)
-	if err := errors.Join(steps...); err != nil {
-		return nil, r.timeoutOr(ctx, u, fmt.Errorf("preparing the tab: %w", err))
-	}
-	if tree.FrameTree != nil && tree.FrameTree.Frame != nil {
-		st.mu.Lock()
-		st.mainFrame = string(tree.FrameTree.Frame.ID)
-		st.mu.Unlock()
-	}
-
-	go blocker.run(tab)
+	go pt.blocker.run(tab)
 	if r.prepared != nil {
 		r.prepared(tab)
 	}
@@ -611,6 +579,54 @@ wait:
 		Image: decoded, JPEG: shot.Data, URL: st.finalURL, Status: st.status, Title: title,
 		Partial: partial, Blank: blank(decoded), Requests: stats.Requests, Bytes: stats.Bytes, Blocked: blocked,
 	}, nil
+}
+
+// prepare readies a new tab for a page, before it is a page's: downloads
+// refused, the viewport, and the DevTools domains on or off. It returns the
+// main frame's id, known before the navigation: the answers of frames are
+// told from the document's by it. It stops when ctx ends.
+func (r *Renderer) prepare(ctx, tab context.Context) (string, error) {
+	tab, cancel := context.WithCancel(tab)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	c := chromedp.FromContext(tab)
+	vp := r.opts.Viewport
+	steps := []error{}
+	_, err := chromedp.CallBrowser(tab, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorDeny, BrowserContextID: c.BrowserContextID})
+	steps = append(steps, err)
+	_, err = chromedp.Call(tab, network.Enable, network.EnableParams{})
+	steps = append(steps, err)
+	_, err = chromedp.Call(tab, page.Enable, page.EnableParams{})
+	steps = append(steps, err)
+	// chromedp enables, on every tab, domains whose events nothing here
+	// reads. Runtime's (every console message, with its stack) can keep
+	// the renderer and the connection busy without end, and a capture
+	// times out. DOM, CSS and Log make the renderer follow every node,
+	// style sheet and warning of the page, lifecycle events report every
+	// paint of every frame, and auto-attach opens a session on each
+	// cross-site frame and worker whose events chromedp drops: work that
+	// costs CPU on every page and shows nowhere.
+	for _, off := range []cdp.Command[cdp.Empty, cdp.Empty]{runtime.Disable, dom.Disable, css.Disable, log.Disable} {
+		_, err = chromedp.Call(tab, off, cdp.Empty{})
+		steps = append(steps, err)
+	}
+	_, err = chromedp.Call(tab, target.SetAutoAttach, target.SetAutoAttachParams{AutoAttach: false})
+	steps = append(steps, err)
+	_, err = chromedp.Call(tab, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false})
+	steps = append(steps, err)
+	_, err = chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+		Width: int64(vp.X), Height: int64(vp.Y), DeviceScaleFactor: 1})
+	steps = append(steps, err)
+	tree, err := chromedp.Call(tab, page.GetFrameTree, cdp.Empty{})
+	steps = append(steps, err)
+	if err := errors.Join(steps...); err != nil {
+		return "", err
+	}
+	if tree.FrameTree == nil || tree.FrameTree.Frame == nil {
+		return "", errors.New("the tab has no frame")
+	}
+	return string(tree.FrameTree.Frame.ID), nil
 }
 
 // documentError is why the document itself failed, if it did: refused by

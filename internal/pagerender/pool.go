@@ -31,7 +31,8 @@ type pool struct {
 	recycleAfter int
 	log          *slog.Logger
 
-	slots chan struct{}
+	slots   chan struct{} // pages loading
+	closing chan struct{} // pages whose slot went back before their tabs closed
 
 	mu     sync.Mutex
 	cur    *instance
@@ -108,7 +109,8 @@ func DefaultChromium() string {
 }
 
 func newPool(binary string, flags []string, pages, recycleAfter int, log *slog.Logger) *pool {
-	return &pool{binary: binary, flags: flags, recycleAfter: recycleAfter, log: log, slots: make(chan struct{}, pages)}
+	return &pool{binary: binary, flags: flags, recycleAfter: recycleAfter, log: log,
+		slots: make(chan struct{}, pages), closing: make(chan struct{}, pages)}
 }
 
 // DefaultPages is how many pages are rendered at once by default: two per
@@ -146,6 +148,27 @@ func (p *pool) wait(ctx context.Context) (release func(), err error) {
 		return func() { <-p.slots }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// done gives a page's slot back (release, from wait) once its tabs,
+// counted in tabs, are closed; or at once if one of as many closing slots
+// is free, so that the next page need not wait for a tab to close (tens of
+// milliseconds on a busy browser, seconds on a hung one). Tabs loading and
+// tabs closing are each bounded by the pages at once.
+func (p *pool) done(release func(), tabs *sync.WaitGroup) {
+	select {
+	case p.closing <- struct{}{}:
+		release()
+		go func() {
+			tabs.Wait()
+			<-p.closing
+		}()
+	default:
+		go func() {
+			tabs.Wait()
+			release()
+		}()
 	}
 }
 

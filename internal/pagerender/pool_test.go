@@ -494,3 +494,40 @@ func TestSpareTab(t *testing.T) {
 		t.Error("the used spare tab is still open")
 	}
 }
+
+// TestSlotBackBeforeTabsClose: a page's slot goes back as soon as the page
+// is done while a closing slot is free; past that, only once its tabs
+// close: tabs loading and tabs closing are each bounded.
+func TestSlotBackBeforeTabsClose(t *testing.T) {
+	p := newPool("", nil, 1, 0, testLog())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	waitSlot := func(within time.Duration) func() {
+		c, stop := context.WithTimeout(ctx, within)
+		defer stop()
+		release, err := p.wait(c)
+		if err != nil {
+			return nil
+		}
+		return release
+	}
+	var first, second sync.WaitGroup
+	first.Add(1)
+	p.done(waitSlot(time.Second), &first) // its tab still closing
+	release := waitSlot(100 * time.Millisecond)
+	if release == nil {
+		t.Fatal("the slot did not go back while the first page's tab closed")
+	}
+	second.Add(1)
+	p.done(release, &second) // no closing slot left: kept until closed
+	if waitSlot(100*time.Millisecond) != nil {
+		t.Fatal("a third page got a slot with two tabs still open and one closing slot")
+	}
+	second.Done()
+	release = waitSlot(time.Second)
+	if release == nil {
+		t.Fatal("the slot did not go back once the tab closed")
+	}
+	release()
+	first.Done()
+}
