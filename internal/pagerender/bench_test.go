@@ -24,7 +24,8 @@ func BenchmarkCapture(b *testing.B) {
 }
 
 // BenchmarkThumbnail cuts the large thumbnail (201x147) of a 1024x768
-// capture, held as Chromium's JPEG decodes (YCbCr) and as RGBA.
+// capture, held as Chromium's JPEG decodes (YCbCr) and as RGBA; then both
+// AST sizes of the YCbCr capture at once, as a page load does.
 func BenchmarkThumbnail(b *testing.B) {
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, testSource(), &jpeg.Options{Quality: 90}); err != nil {
@@ -41,4 +42,10 @@ func BenchmarkThumbnail(b *testing.B) {
 			}
 		})
 	}
+	// The default sizes of a page load, made together.
+	b.Run("small+large", func(b *testing.B) {
+		for b.Loop() {
+			Thumbnails(decoded, Small, Large)
+		}
+	})
 }

@@ -215,15 +215,12 @@ func (r *Renderer) openTab(ctx context.Context, inst *instance) (*pageTab, error
 		return nil, err
 	}
 	pt := &pageTab{tab: t, sess: sess, blocker: b}
-	if pt.mainFrame, err = r.prepare(ctx, t.ctx); err != nil {
-		crashed := !t.inst.alive()
-		if crashed {
-			r.pool.retire(t.inst)
-		}
+	err = r.pool.run(ctx, t, func(tab context.Context) (err error) {
+		pt.mainFrame, err = r.prepare(tab)
+		return err
+	})
+	if err != nil {
 		r.dispose(pt, nil)
-		if crashed {
-			return nil, fmt.Errorf("%w: %w", errCrashed, err)
-		}
 		return nil, fmt.Errorf("preparing the tab: %w", err)
 	}
 	return pt, nil
@@ -584,11 +581,8 @@ wait:
 // prepare readies a new tab for a page, before it is a page's: downloads
 // refused, the viewport, and the DevTools domains on or off. It returns the
 // main frame's id, known before the navigation: the answers of frames are
-// told from the document's by it. It stops when ctx ends.
-func (r *Renderer) prepare(ctx, tab context.Context) (string, error) {
-	tab, cancel := context.WithCancel(tab)
-	defer cancel()
-	defer context.AfterFunc(ctx, cancel)()
+// told from the document's by it.
+func (r *Renderer) prepare(tab context.Context) (string, error) {
 	c := chromedp.FromContext(tab)
 	vp := r.opts.Viewport
 	steps := []error{}
@@ -782,7 +776,7 @@ func (b *hostBlocker) run(tab context.Context) {
 		case <-b.grew:
 		}
 		b.mu.Lock()
-		hosts := slices.Clone(b.hosts)
+		hosts := b.hosts // only ever appended to
 		b.mu.Unlock()
 		if len(hosts) == sent {
 			continue

@@ -190,20 +190,24 @@ func (p *pool) open(ctx context.Context, inst *instance, proxyAddr string) (*tab
 		params.ProxyBypassList = "<-loopback>"
 	}))
 	if err := openTab(ctx, tctx, cancel); err != nil {
-		crashed := !inst.alive()
-		if crashed {
-			p.retire(inst)
-		}
+		err = p.failed(inst, err)
 		go func() {
 			cancel()
 			p.release(inst)
 		}()
-		if crashed {
-			return nil, fmt.Errorf("%w: %w", errCrashed, err)
-		}
 		return nil, err
 	}
 	return &tab{inst: inst, ctx: tctx, cancel: cancel}, nil
+}
+
+// failed is err, a page's on inst; if the browser died of it, errCrashed,
+// and the browser is retired.
+func (p *pool) failed(inst *instance, err error) error {
+	if inst.alive() {
+		return err
+	}
+	p.retire(inst)
+	return fmt.Errorf("%w: %w", errCrashed, err)
 }
 
 // usable reports whether t can still load a page: its browser runs and
@@ -220,11 +224,10 @@ func (p *pool) run(ctx context.Context, t *tab, fn func(tab context.Context) err
 	err := fn(work)
 	stop()
 	stopWork()
-	if err != nil && !t.inst.alive() {
-		p.retire(t.inst)
-		return fmt.Errorf("%w: %w", errCrashed, err)
+	if err != nil {
+		return p.failed(t.inst, err)
 	}
-	return err
+	return nil
 }
 
 // dispose closes t in the background, releases its browser, then calls

@@ -66,33 +66,71 @@ func ParseFormat(s string) (imgenc.Format, error) {
 // is first halved by 2×2 averaging (as often as that holds): the same
 // low-pass the filter would apply, at a fraction of its cost, since the
 // filter's cost grows with its footprint.
-func Thumbnail(src image.Image, s Size) *image.RGBA {
+func Thumbnail(src image.Image, s Size) *image.RGBA { return Thumbnails(src, s)[0] }
+
+// Thumbnails is Thumbnail of each size, with the capture's first halving,
+// the costliest step, done once for all of them.
+func Thumbnails(src image.Image, sizes ...Size) []*image.RGBA {
 	b := src.Bounds()
-	scaledH := int(math.Round(float64(b.Dy()) * float64(s.W) / float64(b.Dx())))
-	dst := image.NewRGBA(image.Rect(0, 0, s.W, s.H))
-	stdraw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, stdraw.Src)
-	to, part := dst.Bounds(), b
-	if scaledH <= s.H {
-		to = image.Rect(0, 0, s.W, scaledH)
+	cuts := make([]cut, len(sizes))
+	// A 4:2:0 capture, as Chromium's JPEGs are, is halved straight from
+	// YCbCr, as deep as the tallest size that starts halved needs.
+	yc, ok := src.(*image.YCbCr)
+	straight := ok && yc.SubsampleRatio == image.YCbCrSubsampleRatio420 && b.Min.X%2 == 0 && b.Min.Y%2 == 0
+	halfH := 0
+	for i, s := range sizes {
+		cuts[i] = newCut(b, s)
+		if straight && cuts[i].halving(cuts[i].part) {
+			halfH = max(halfH, cuts[i].part.Dy())
+		}
+	}
+	var half *image.RGBA
+	if halfH > 0 {
+		half = halveYCbCr(yc, image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Min.Y+halfH))
+	}
+	out := make([]*image.RGBA, len(sizes))
+	for i, c := range cuts {
+		var rgba *image.RGBA
+		if half != nil && c.halving(c.part) {
+			rgba = half.SubImage(image.Rect(0, 0, c.part.Dx()/2, c.part.Dy()/2)).(*image.RGBA)
+		} else {
+			rgba = toRGBA(src, c.part)
+		}
+		for c.halving(rgba.Rect) {
+			rgba = halve(rgba)
+		}
+		dst := image.NewRGBA(image.Rect(0, 0, c.size.W, c.size.H))
+		stdraw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, stdraw.Src)
+		draw.CatmullRom.Scale(dst, c.to, rgba, rgba.Rect, draw.Src, nil)
+		out[i] = dst
+	}
+	return out
+}
+
+// cut is how a thumbnail of size is made from a capture: the part of the
+// capture it shows, scaled into the rectangle to of the thumbnail.
+type cut struct {
+	size     Size
+	part, to image.Rectangle
+}
+
+func newCut(b image.Rectangle, s Size) cut {
+	c := cut{size: s, part: b, to: image.Rect(0, 0, s.W, s.H)}
+	if scaledH := int(math.Round(float64(b.Dy()) * float64(s.W) / float64(b.Dx()))); scaledH <= s.H {
+		c.to.Max.Y = scaledH
 	} else {
 		// Only the part of the source that shows: its top, as tall as the
 		// thumbnail at the source's scale.
 		srcH := max(1, int(math.Round(float64(s.H)*float64(b.Dx())/float64(s.W))))
-		part = image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Min.Y+srcH)
+		c.part.Max.Y = b.Min.Y + srcH
 	}
-	halving := func(r image.Rectangle) bool { return r.Dx() >= 4*s.W && r.Dy() >= 4*to.Dy() }
-	var rgba *image.RGBA
-	if yc, ok := src.(*image.YCbCr); ok && halving(part) && yc.SubsampleRatio == image.YCbCrSubsampleRatio420 &&
-		part.Min.X%2 == 0 && part.Min.Y%2 == 0 {
-		rgba = halveYCbCr(yc, part)
-	} else {
-		rgba = toRGBA(src, part)
-	}
-	for halving(rgba.Rect) {
-		rgba = halve(rgba)
-	}
-	draw.CatmullRom.Scale(dst, to, rgba, rgba.Rect, draw.Src, nil)
-	return dst
+	return c
+}
+
+// halving reports whether r, on the way to the thumbnail, is still worth
+// halving first: four times its size or more.
+func (c cut) halving(r image.Rectangle) bool {
+	return r.Dx() >= 4*c.size.W && r.Dy() >= 4*c.to.Dy()
 }
 
 // toRGBA returns part r of img as RGBA, converting it if needed (a JPEG
@@ -159,19 +197,6 @@ func blank(img image.Image) bool {
 			row := yc.Y[yc.YOffset(b.Min.X, y):]
 			for x := 0; x < b.Dx(); x += 2 {
 				l := float64(row[x])
-				sum += l
-				sq += l * l
-				n++
-			}
-		}
-		return lumaFlat(sum, sq, n)
-	}
-	if rgba, ok := img.(*image.RGBA); ok {
-		for y := b.Min.Y; y < b.Max.Y; y += 2 {
-			row := rgba.Pix[rgba.PixOffset(b.Min.X, y):]
-			for x := 0; x < b.Dx(); x += 2 {
-				p := row[4*x : 4*x+3]
-				l := 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
 				sum += l
 				sq += l * l
 				n++

@@ -81,9 +81,17 @@ func TestHalveYCbCr(t *testing.T) {
 			t.Errorf("%v: differs by up to %d", r, d)
 		}
 	}
-	for _, s := range []Size{Small, Large, {320, 100}} {
+	sizes := []Size{Small, Large, {320, 100}, {100, 300}}
+	for _, s := range sizes {
 		if d := maxDiff(Thumbnail(yc, s), Thumbnail(toRGBA(yc, yc.Bounds()), s)); d > 2 {
 			t.Errorf("%v: the thumbnail of YCbCr differs from RGBA's by up to %d", s, d)
+		}
+	}
+	// Made together, the sizes share one halving, as tall as the tallest
+	// needs: each is the same, pixel for pixel, as made alone.
+	for i, th := range Thumbnails(yc, sizes...) {
+		if d := maxDiff(th, Thumbnail(yc, sizes[i])); d != 0 {
+			t.Errorf("%v: made with the other sizes, differs by up to %d from made alone", sizes[i], d)
 		}
 	}
 }

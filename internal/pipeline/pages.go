@@ -303,11 +303,12 @@ func (p *Pages) load(ctx context.Context, key thumbstore.Key) (thumbstore.Entry,
 	}
 	p.metrics.Renders.WithLabelValues("page", "thumbnail", "ok").Inc()
 	thumbs := make(map[string][]byte, len(p.cfg.Sizes))
-	for _, s := range p.cfg.Sizes {
-		b, err := p.encoders[imgenc.JPEG].Bytes(pagerender.Thumbnail(c.Image, s))
+	for i, img := range pagerender.Thumbnails(c.Image, p.cfg.Sizes...) {
+		b, err := p.encoders[imgenc.JPEG].Bytes(img)
 		if err != nil {
 			return thumbstore.Entry{}, err
 		}
+		s := p.cfg.Sizes[i]
 		thumbs[thumbstore.ThumbName(s.W, s.H, imgenc.JPEG.Ext())] = b
 	}
 	e := thumbstore.Entry{CapturedAt: time.Now(), FinalURL: c.URL, Title: c.Title, Status: c.Status, Partial: c.Partial, Blank: c.Blank}
