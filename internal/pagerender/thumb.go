@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/image/draw"
 )
@@ -66,11 +67,50 @@ func ParseFormat(s string) (imgenc.Format, error) {
 // is first halved by 2×2 averaging (as often as that holds): the same
 // low-pass the filter would apply, at a fraction of its cost, since the
 // filter's cost grows with its footprint.
-func Thumbnail(src image.Image, s Size) *image.RGBA { return Thumbnails(src, s)[0] }
+func Thumbnail(src image.Image, s Size) *image.RGBA { return new(Thumbnailer).Thumbnail(src, s) }
+
+// Thumbnailer makes thumbnails as Thumbnail does, keeping what repeats
+// from one capture to the next: the filter of each pair of source and
+// thumbnail sizes with its work buffer (x/image's scaler otherwise
+// allocates and clears one of 2.5 MB for every large thumbnail), and the
+// buffer of the first halving. A service that cuts the same sizes page
+// after page makes a fraction of the garbage. A zero Thumbnailer is ready
+// to use; it is safe for concurrent use.
+type Thumbnailer struct {
+	mu      sync.Mutex
+	filters map[[4]int]draw.Scaler
+	halves  sync.Pool // *image.RGBA
+}
+
+// maxFilters bounds the filters a Thumbnailer keeps: the configured sizes
+// of viewport captures are a handful; the rest (sizes asked once, tall
+// full-page captures) are made without keeping.
+const maxFilters = 16
+
+func (t *Thumbnailer) filter(dw, dh, sw, sh int) draw.Scaler {
+	key := [4]int{dw, dh, sw, sh}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f, ok := t.filters[key]; ok {
+		return f
+	}
+	if len(t.filters) >= maxFilters {
+		return draw.CatmullRom
+	}
+	if t.filters == nil {
+		t.filters = make(map[[4]int]draw.Scaler)
+	}
+	f := draw.CatmullRom.NewScaler(dw, dh, sw, sh)
+	t.filters[key] = f
+	return f
+}
+
+// Thumbnail is the package's Thumbnail.
+func (t *Thumbnailer) Thumbnail(src image.Image, s Size) *image.RGBA { return t.Thumbnails(src, s)[0] }
 
 // Thumbnails is Thumbnail of each size, with the capture's first halving,
 // the costliest step, done once for all of them.
-func Thumbnails(src image.Image, sizes ...Size) []*image.RGBA {
+func (t *Thumbnailer) Thumbnails(src image.Image, sizes ...Size) []*image.RGBA {
 	b := src.Bounds()
 	cuts := make([]cut, len(sizes))
 	// A 4:2:0 capture, as Chromium's JPEGs are, is halved straight from
@@ -86,7 +126,9 @@ func Thumbnails(src image.Image, sizes ...Size) []*image.RGBA {
 	}
 	var half *image.RGBA
 	if halfH > 0 {
-		half = halveYCbCr(yc, image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Min.Y+halfH))
+		buf, _ := t.halves.Get().(*image.RGBA)
+		half = halveYCbCr(buf, yc, image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Min.Y+halfH))
+		defer t.halves.Put(half)
 	}
 	out := make([]*image.RGBA, len(sizes))
 	for i, c := range cuts {
@@ -101,7 +143,7 @@ func Thumbnails(src image.Image, sizes ...Size) []*image.RGBA {
 		}
 		dst := image.NewRGBA(image.Rect(0, 0, c.size.W, c.size.H))
 		stdraw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, stdraw.Src)
-		draw.CatmullRom.Scale(dst, c.to, rgba, rgba.Rect, draw.Src, nil)
+		t.filter(c.to.Dx(), c.to.Dy(), rgba.Rect.Dx(), rgba.Rect.Dy()).Scale(dst, c.to, rgba, rgba.Rect, draw.Src, nil)
 		out[i] = dst
 	}
 	return out
@@ -165,10 +207,16 @@ func halve(src *image.RGBA) *image.RGBA {
 // halveYCbCr is halve(toRGBA(src, r)) for a 4:2:0 capture, the kind
 // Chromium's JPEG encoder writes, at a fraction of the cost: the four
 // pixels of a 2×2 block share their chroma, so the block is converted to
-// RGB once, from its average luma. r's corner must be even.
-func halveYCbCr(src *image.YCbCr, r image.Rectangle) *image.RGBA {
+// RGB once, from its average luma. r's corner must be even. The result
+// reuses buf's pixels when they are enough; every pixel is written.
+func halveYCbCr(buf *image.RGBA, src *image.YCbCr, r image.Rectangle) *image.RGBA {
 	w, h := r.Dx()/2, r.Dy()/2
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	var dst *image.RGBA
+	if buf != nil && cap(buf.Pix) >= 4*w*h {
+		dst = &image.RGBA{Pix: buf.Pix[:4*w*h], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+	} else {
+		dst = image.NewRGBA(image.Rect(0, 0, w, h))
+	}
 	for y := range h {
 		y0 := src.Y[src.YOffset(r.Min.X, r.Min.Y+2*y):][:2*w]
 		y1 := src.Y[src.YOffset(r.Min.X, r.Min.Y+2*y+1):][:2*w]

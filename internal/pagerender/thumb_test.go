@@ -73,12 +73,21 @@ func TestHalveYCbCr(t *testing.T) {
 	}
 	for _, r := range []image.Rectangle{yc.Bounds(), image.Rect(0, 0, 1024, 749), image.Rect(2, 4, 301, 201)} {
 		want := halve(toRGBA(yc, r))
-		got := halveYCbCr(yc, r)
+		got := halveYCbCr(nil, yc, r)
 		if got.Rect != want.Rect {
 			t.Fatalf("%v: bounds %v, want %v", r, got.Rect, want.Rect)
 		}
 		if d := maxDiff(got, want); d > 2 {
 			t.Errorf("%v: differs by up to %d", r, d)
+		}
+		// Into a used buffer, larger and of another shape: every pixel
+		// is written.
+		dirty := image.NewRGBA(image.Rect(0, 0, 700, 500))
+		for i := range dirty.Pix {
+			dirty.Pix[i] = 0x5a
+		}
+		if d := maxDiff(halveYCbCr(dirty, yc, r), got); d != 0 {
+			t.Errorf("%v: into a used buffer, differs by up to %d", r, d)
 		}
 	}
 	sizes := []Size{Small, Large, {320, 100}, {100, 300}}
@@ -89,10 +98,23 @@ func TestHalveYCbCr(t *testing.T) {
 	}
 	// Made together, the sizes share one halving, as tall as the tallest
 	// needs: each is the same, pixel for pixel, as made alone.
-	for i, th := range Thumbnails(yc, sizes...) {
+	for i, th := range new(Thumbnailer).Thumbnails(yc, sizes...) {
 		if d := maxDiff(th, Thumbnail(yc, sizes[i])); d != 0 {
 			t.Errorf("%v: made with the other sizes, differs by up to %d from made alone", sizes[i], d)
 		}
+	}
+	// A Thumbnailer keeps its filters and halving buffer from one capture
+	// to the next, and for other captures in between: the thumbnails stay
+	// the same, pixel for pixel.
+	var th Thumbnailer
+	other := image.NewYCbCr(image.Rect(0, 0, 1024, 1500), image.YCbCrSubsampleRatio420)
+	for range 3 {
+		for i, got := range th.Thumbnails(yc, sizes...) {
+			if d := maxDiff(got, Thumbnail(yc, sizes[i])); d != 0 {
+				t.Errorf("%v: made by a used Thumbnailer, differs by up to %d", sizes[i], d)
+			}
+		}
+		th.Thumbnails(other, sizes...)
 	}
 }
 

@@ -57,6 +57,7 @@ type Pages struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	encoders map[imgenc.Format]*imgenc.Encoder
+	thumbs   pagerender.Thumbnailer
 
 	// shared, if set, takes every page load and gives it to whichever
 	// node of a cluster has a free page; queue then runs the ones this
@@ -303,7 +304,7 @@ func (p *Pages) load(ctx context.Context, key thumbstore.Key) (thumbstore.Entry,
 	}
 	p.metrics.Renders.WithLabelValues("page", "thumbnail", "ok").Inc()
 	thumbs := make(map[string][]byte, len(p.cfg.Sizes))
-	for i, img := range pagerender.Thumbnails(c.Image, p.cfg.Sizes...) {
+	for i, img := range p.thumbs.Thumbnails(c.Image, p.cfg.Sizes...) {
 		b, err := p.encoders[imgenc.JPEG].Bytes(img)
 		if err != nil {
 			return thumbstore.Entry{}, err
@@ -339,7 +340,7 @@ func (p *Pages) cut(ctx context.Context, key thumbstore.Key, e thumbstore.Entry,
 	if !ok {
 		return nil, fmt.Errorf("thumbnail format %s is not offered", f)
 	}
-	b, err = enc.Bytes(pagerender.Thumbnail(img, s))
+	b, err = enc.Bytes(p.thumbs.Thumbnail(img, s))
 	if err != nil {
 		return nil, err
 	}
