@@ -489,6 +489,22 @@ addEventListener("load", () => {
 });
 </script>`, f.port, f.evil.port)
 	})
+	// What a page does only once it is seen: a lazy image in view (slow
+	// to come), and boxes painted from animation frames, one asked for
+	// while the page parses and one after its load event. A slow
+	// cross-site frame, which the page's own network events do not show,
+	// holds the load event for longer than the settle's quiet.
+	mux.HandleFunc("/seen", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><title>kiln seen</title><body style="margin:0;background:#fff">
+<img loading=lazy src="/late.png?d=200ms" style="position:absolute;left:0;top:0;width:200px;height:200px">
+<div id=parsing style="position:absolute;left:300px;top:0;width:200px;height:200px"></div>
+<div id=loaded style="position:absolute;left:600px;top:0;width:200px;height:200px"></div>
+<script>
+requestAnimationFrame(() => { document.getElementById("parsing").style.background = "rgb(0,0,255)" });
+addEventListener("load", () => requestAnimationFrame(() => { document.getElementById("loaded").style.background = "rgb(0,160,0)" }));
+</script>
+<iframe src="http://other.test:%s/late.png?d=700ms" width=10 height=10 style="position:absolute;left:900px;top:300px;border:0"></iframe>`, f.port)
+	})
 	mux.HandleFunc("/late.png", func(w http.ResponseWriter, r *http.Request) {
 		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
 		select {

@@ -299,6 +299,17 @@ func TestSettle(t *testing.T) {
 	}
 }
 
+// TestSeen: a page loads in a minimized window, unseen, and is shown once
+// it has loaded: what it does only when seen (a lazy image in view,
+// animation frames) is in the capture.
+func TestSeen(t *testing.T) {
+	f := setup(t)
+	c := mustCapture(t, f.r, Job{URL: f.url("/seen")})
+	checkPixels(t, c.Image, []pixel{
+		px(100, 100, [3]int{255, 0, 0}), px(400, 100, [3]int{0, 0, 255}), px(700, 100, [3]int{0, 160, 0}), px(900, 100, white),
+	})
+}
+
 // TestBlank: the fast path for JPEG captures agrees with the general one.
 func TestBlank(t *testing.T) {
 	t.Parallel() // no browser
