@@ -68,33 +68,46 @@ func waitCtx(t *testing.T) context.Context {
 }
 
 // Three nodes asked for the same metatiles many times render each once,
-// and every caller hears that it is stored.
+// and every caller hears that it is stored. The renders are held until
+// every request is in, so none comes after its job is done (which would be
+// a new render, rightly).
 func TestDeduplicatedAcrossNodes(t *testing.T) {
 	url := pgtest.Start(t).NewDatabaseWithoutPostGIS(t)
 	var renders counter
-	slow := func(ctx context.Context, j pipeline.Job, _ renderq.Priority) error {
+	release := make(chan struct{})
+	held := func(ctx context.Context, j pipeline.Job, _ renderq.Priority) error {
 		renders.add(j)
-		time.Sleep(100 * time.Millisecond)
-		return nil
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	nodes := []*Queue{open(t, url, 2, slow, nil), open(t, url, 2, slow, nil), open(t, url, 2, slow, nil)}
+	nodes := []*Queue{open(t, url, 2, held, nil), open(t, url, 2, held, nil), open(t, url, 2, held, nil)}
 	ctx := waitCtx(t)
+	tickets := make([]pipeline.SharedTicket, 30)
 	var wg sync.WaitGroup
-	var failed atomic.Int32
-	for i := range 30 {
+	for i := range tickets {
 		wg.Go(func() {
-			n := nodes[i%len(nodes)]
-			tk, err := n.Enqueue(ctx, job(i%3), renderq.Priority(i%renderq.NumPriorities))
-			if err == nil {
-				err = tk.Wait(ctx)
-			}
+			tk, err := nodes[i%len(nodes)].Enqueue(ctx, job(i%3), renderq.Priority(i%renderq.NumPriorities))
 			if err != nil {
 				t.Errorf("request %d: %v", i, err)
-				failed.Add(1)
+				return
 			}
+			tickets[i] = tk
 		})
 	}
 	wg.Wait()
+	close(release)
+	for i, tk := range tickets {
+		if tk == nil {
+			continue
+		}
+		if err := tk.Wait(ctx); err != nil {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
 	for x := range 3 {
 		if n := renders.get(job(x)); n != 1 {
 			t.Errorf("job %d rendered %d times, want once", x, n)
