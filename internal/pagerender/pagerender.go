@@ -618,14 +618,17 @@ func (r *Renderer) prepare(tab context.Context) (string, browser.WindowID, error
 	// the renderer and the connection busy without end, and a capture
 	// times out. DOM, CSS and Log make the renderer follow every node,
 	// style sheet and warning of the page, lifecycle events report every
-	// paint of every frame, and auto-attach opens a session on each
-	// cross-site frame and worker whose events chromedp drops: work that
-	// costs CPU on every page and shows nowhere.
+	// paint of every frame, auto-attach opens a session on each cross-site
+	// frame and worker whose events chromedp drops, and target discovery
+	// tells every tab of every other tab's changes: work that costs CPU on
+	// every page and shows nowhere.
 	for _, off := range []cdp.Command[cdp.Empty, cdp.Empty]{runtime.Disable, dom.Disable, css.Disable, log.Disable} {
 		_, err = chromedp.Call(tab, off, cdp.Empty{})
 		steps = append(steps, err)
 	}
 	_, err = chromedp.Call(tab, target.SetAutoAttach, target.SetAutoAttachParams{AutoAttach: false})
+	steps = append(steps, err)
+	_, err = chromedp.Call(tab, target.SetDiscoverTargets, target.SetDiscoverTargetsParams{Discover: false})
 	steps = append(steps, err)
 	_, err = chromedp.Call(tab, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false})
 	steps = append(steps, err)
