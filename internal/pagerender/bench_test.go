@@ -45,7 +45,7 @@ func BenchmarkThumbnail(b *testing.B) {
 	// The default sizes of a page load, made together, page after page,
 	// as the pipeline makes them.
 	b.Run("small+large", func(b *testing.B) {
-		var th Thumbnailer
+		th := NewThumbnailer(Small, Large)
 		for b.Loop() {
 			th.Thumbnails(decoded, Small, Large)
 		}

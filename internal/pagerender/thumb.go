@@ -7,6 +7,7 @@ import (
 	stdraw "image/draw"
 	"kiln/internal/imgenc"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,27 +68,36 @@ func ParseFormat(s string) (imgenc.Format, error) {
 // is first halved by 2×2 averaging (as often as that holds): the same
 // low-pass the filter would apply, at a fraction of its cost, since the
 // filter's cost grows with its footprint.
-func Thumbnail(src image.Image, s Size) *image.RGBA { return new(Thumbnailer).Thumbnail(src, s) }
+func Thumbnail(src image.Image, s Size) *image.RGBA { return NewThumbnailer().Thumbnail(src, s) }
 
 // Thumbnailer makes thumbnails as Thumbnail does, keeping what repeats
-// from one capture to the next: the filter of each pair of source and
-// thumbnail sizes with its work buffer (x/image's scaler otherwise
-// allocates and clears one of 2.5 MB for every large thumbnail), and the
-// buffer of the first halving. A service that cuts the same sizes page
-// after page makes a fraction of the garbage. A zero Thumbnailer is ready
-// to use; it is safe for concurrent use.
+// from one capture to the next: for the sizes it was made for, the filter
+// of each pair of source and thumbnail sizes with its work buffer
+// (x/image's scaler otherwise allocates and clears one of 2.5 MB for every
+// large thumbnail); and the buffer of the first halving. A service that
+// cuts the same sizes page after page makes a fraction of the garbage.
+// Other sizes (asked once, by anyone) are cut without keeping, so they
+// cannot crowd the kept ones out. It is safe for concurrent use.
 type Thumbnailer struct {
+	keep    []Size
 	mu      sync.Mutex
 	filters map[[4]int]draw.Scaler
 	halves  sync.Pool // *image.RGBA
 }
 
-// maxFilters bounds the filters a Thumbnailer keeps: the configured sizes
-// of viewport captures are a handful; the rest (sizes asked once, tall
-// full-page captures) are made without keeping.
+// NewThumbnailer returns a Thumbnailer that keeps the filters of sizes.
+func NewThumbnailer(sizes ...Size) *Thumbnailer { return &Thumbnailer{keep: sizes} }
+
+// maxFilters bounds the filters a Thumbnailer keeps. A kept size needs one
+// per shape of source, and the source of a size taller than the capture's
+// aspect is the whole capture, whose height varies with full-page
+// captures.
 const maxFilters = 16
 
-func (t *Thumbnailer) filter(dw, dh, sw, sh int) draw.Scaler {
+func (t *Thumbnailer) filter(s Size, dw, dh, sw, sh int) draw.Scaler {
+	if !slices.Contains(t.keep, s) {
+		return draw.CatmullRom
+	}
 	key := [4]int{dw, dh, sw, sh}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -143,7 +153,7 @@ func (t *Thumbnailer) Thumbnails(src image.Image, sizes ...Size) []*image.RGBA {
 		}
 		dst := image.NewRGBA(image.Rect(0, 0, c.size.W, c.size.H))
 		stdraw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, stdraw.Src)
-		t.filter(c.to.Dx(), c.to.Dy(), rgba.Rect.Dx(), rgba.Rect.Dy()).Scale(dst, c.to, rgba, rgba.Rect, draw.Src, nil)
+		t.filter(c.size, c.to.Dx(), c.to.Dy(), rgba.Rect.Dx(), rgba.Rect.Dy()).Scale(dst, c.to, rgba, rgba.Rect, draw.Src, nil)
 		out[i] = dst
 	}
 	return out

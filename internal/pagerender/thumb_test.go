@@ -98,7 +98,7 @@ func TestHalveYCbCr(t *testing.T) {
 	}
 	// Made together, the sizes share one halving, as tall as the tallest
 	// needs: each is the same, pixel for pixel, as made alone.
-	for i, th := range new(Thumbnailer).Thumbnails(yc, sizes...) {
+	for i, th := range NewThumbnailer().Thumbnails(yc, sizes...) {
 		if d := maxDiff(th, Thumbnail(yc, sizes[i])); d != 0 {
 			t.Errorf("%v: made with the other sizes, differs by up to %d from made alone", sizes[i], d)
 		}
@@ -106,7 +106,7 @@ func TestHalveYCbCr(t *testing.T) {
 	// A Thumbnailer keeps its filters and halving buffer from one capture
 	// to the next, and for other captures in between: the thumbnails stay
 	// the same, pixel for pixel.
-	var th Thumbnailer
+	th := NewThumbnailer(sizes...)
 	other := image.NewYCbCr(image.Rect(0, 0, 1024, 1500), image.YCbCrSubsampleRatio420)
 	for range 3 {
 		for i, got := range th.Thumbnails(yc, sizes...) {
@@ -115,6 +115,16 @@ func TestHalveYCbCr(t *testing.T) {
 			}
 		}
 		th.Thumbnails(other, sizes...)
+	}
+	// Sizes it was not made for are cut without keeping: asked by anyone,
+	// they cannot crowd out the kept ones.
+	kept := NewThumbnailer(Large)
+	for w := 100; w < 100+2*maxFilters; w++ {
+		kept.Thumbnail(yc, Size{w, 50})
+	}
+	kept.Thumbnail(yc, Large)
+	if len(kept.filters) != 1 {
+		t.Errorf("%d filters kept, want Large's alone", len(kept.filters))
 	}
 }
 

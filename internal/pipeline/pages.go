@@ -57,7 +57,7 @@ type Pages struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	encoders map[imgenc.Format]*imgenc.Encoder
-	thumbs   pagerender.Thumbnailer
+	thumbs   *pagerender.Thumbnailer // keeps the filters of cfg.Sizes
 
 	// shared, if set, takes every page load and gives it to whichever
 	// node of a cluster has a free page; queue then runs the ones this
@@ -103,7 +103,8 @@ func NewPages(store ThumbStore, r PageRenderer, cfg PagesConfig, m *metrics.Metr
 	if len(cfg.Sizes) == 0 {
 		cfg.Sizes = []pagerender.Size{pagerender.Small, pagerender.Large}
 	}
-	p := &Pages{store: store, renderer: r, cfg: cfg, metrics: m, log: log, encoders: map[imgenc.Format]*imgenc.Encoder{}}
+	p := &Pages{store: store, renderer: r, cfg: cfg, metrics: m, log: log, encoders: map[imgenc.Format]*imgenc.Encoder{},
+		thumbs: pagerender.NewThumbnailer(cfg.Sizes...)}
 	for _, f := range []imgenc.Format{imgenc.PNG, imgenc.JPEG, imgenc.WebP} {
 		p.encoders[f] = imgenc.New(f, 85)
 	}
