@@ -59,6 +59,9 @@ func TestPriorityOrder(t *testing.T) {
 	if st := q.Stats(); st.Queued != [NumPriorities]int{2, 2, 2, 2} || st.Running != 1 {
 		t.Errorf("stats while gated: %+v", st)
 	}
+	// Held for far longer than the jobs take, so that the time of the
+	// gate's run, checked below, is not a matter of scheduling.
+	time.Sleep(20 * time.Millisecond)
 	release()
 	for _, tk := range tickets {
 		tk.Wait(context.Background())
