@@ -505,6 +505,33 @@ addEventListener("load", () => requestAnimationFrame(() => { document.getElement
 </script>
 <iframe src="http://other.test:%s/late.png?d=700ms" width=10 height=10 style="position:absolute;left:900px;top:300px;border:0"></iframe>`, f.port)
 	})
+	// chain: after the load event the page asks for data, then works on
+	// it, in tasks of 50 ms, for longer than the settle's quiet before it
+	// asks for the image the data names. Settled, the page shows the image.
+	mux.HandleFunc("/chain", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><title>kiln chain</title><body style="margin:0;background:#fff">
+<img id=chained style="position:absolute;left:100px;top:100px;width:200px;height:200px">
+<script>
+function work(tasks, then) {
+	const until = Date.now() + 50;
+	while (Date.now() < until) {}
+	setTimeout(tasks > 1 ? () => work(tasks - 1, then) : then);
+}
+addEventListener("load", () => fetch("/late.json?d=100ms").then(r => r.json()).then(data =>
+	work(6, () => { document.getElementById("chained").src = data.src })));
+</script>`)
+	})
+	mux.HandleFunc("/no-frames", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><title>kiln no frames</title><body style="margin:0;background:#fff">
+<img src="/late.png?d=100ms" style="position:absolute;left:100px;top:100px;width:200px;height:200px">
+<script>window.requestAnimationFrame = () => { throw new Error("no frames here") }</script>`)
+	})
+	mux.HandleFunc("/late.json", func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		time.Sleep(d)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"src": "/late.png?d=150ms"}`)
+	})
 	mux.HandleFunc("/late.png", func(w http.ResponseWriter, r *http.Request) {
 		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
 		select {

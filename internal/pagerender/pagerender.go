@@ -6,12 +6,17 @@
 // iframe — reaches an address kiln must not fetch, and the bytes a page
 // downloads are bounded.
 //
-// A load is settled as screenshot services learned to settle it: the load
-// event, then the network quiet for a moment and the fonts ready, all
-// capped so a page that never goes quiet is still captured; a page whose
-// load event never comes is captured at the deadline if it has content
-// (DOMContentLoaded), and fails with the reason otherwise. Dialogs are
-// dismissed and downloads refused.
+// A load is settled as screenshot services learned to settle it, the load
+// event and then the network quiet, but the quiet asked for is short
+// (100 ms) and the page itself is asked when it is done: it must draw two
+// frames, have an idle moment on its main thread and its fonts ready with
+// no request meanwhile. What a page does after its load event mostly
+// follows its last answers or its being seen, and is caught so without a
+// long fixed wait, in which a page holds one of the few slots and uses no
+// CPU. All is capped so a page that never goes quiet is still captured; a
+// page whose load event never comes is captured at the deadline if it has
+// content (DOMContentLoaded), and fails with the reason otherwise. Dialogs
+// are dismissed and downloads refused.
 //
 // A page's time and CPU are mostly Chromium's, so the renderer spares it
 // what it can: a tab is opened ahead for the next page, so that its start
@@ -354,6 +359,7 @@ type pageState struct {
 	// tells that the page still loads.
 	waiting    map[network.RequestID]bool
 	lastChange time.Time // the last request, answer or bytes
+	changes    int       // requests, answers and bytes so far
 	loaded     chan struct{}
 	dcl        chan struct{}
 	loadOnce   sync.Once
@@ -400,6 +406,7 @@ func (s *pageState) listen() func(ev any) {
 func (s *pageState) update(id network.RequestID, waiting bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	switch {
 	case id == "":
 	case waiting:
@@ -411,11 +418,23 @@ func (s *pageState) update(id network.RequestID, waiting bool) {
 }
 
 // quietFor reports whether no request has waited for an answer and no
-// bytes have arrived for d, and how many requests wait.
-func (s *pageState) quietFor(d time.Duration) (bool, int) {
+// bytes have arrived for d; if not, how long it cannot be before (0 while
+// a request waits) and how many requests wait.
+func (s *pageState) quietFor(d time.Duration) (quiet bool, notBefore time.Duration, waiting int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.waiting) == 0 && time.Since(s.lastChange) >= d, len(s.waiting)
+	if len(s.waiting) > 0 {
+		return false, 0, len(s.waiting)
+	}
+	left := d - time.Since(s.lastChange)
+	return left <= 0, left, 0
+}
+
+// seq is the count of network changes so far.
+func (s *pageState) seq() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changes
 }
 
 func headerValue(h network.Headers, name string) string {
@@ -429,13 +448,71 @@ func headerValue(h network.Headers, name string) string {
 	return ""
 }
 
-// Settling: after the load event the network must be quiet this long; the
+// Settling: after the load event the network must be quiet this long,
+// and then stay so while the page runs what it had queued (settledJS); the
 // whole settle is capped; some time is kept for the capture itself.
 const (
-	quietTime    = 300 * time.Millisecond
+	quietTime    = 100 * time.Millisecond
 	settleCap    = 3 * time.Second
 	captureSlack = 2 * time.Second
 )
+
+// settledJS resolves, with the page's title, once the page has drawn two
+// frames (what starts once the page is seen, such as a lazy image in view,
+// has started), its main thread has had an idle moment (what the last
+// answers set off, a script's fetch or an inserted image, has run) and its
+// fonts are ready. The idle callback is not waited for more than 500 ms on
+// a page that keeps its thread busy.
+const settledJS = `new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() =>
+	requestIdleCallback(() => document.fonts.ready.then(() => done(document.title)), {timeout: 500}))))`
+
+// settle waits until the page is settled or by comes: settledJS run
+// through with no request, answer or bytes since it began, and the network
+// quiet for quietTime. The two are waited for at once; a change starts both
+// again. A page whose own scripts break settledJS (they replaced
+// requestAnimationFrame, say) is settled by the network's quiet alone. It
+// returns the page's title if settledJS gave it.
+func (r *Renderer) settle(ctx, tab context.Context, u *url.URL, sess *netguard.Session, st *pageState, by time.Time) (title string, titled bool, err error) {
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	for {
+		seq := st.seq()
+		js, cancel := context.WithDeadline(tab, by)
+		title, jsErr := chromedp.Run(js, chromedp.Evaluate[string](settledJS, chromedp.EvalAwaitPromise))
+		cancel()
+		for {
+			quiet, notBefore, waiting := st.quietFor(quietTime)
+			if quiet {
+				break
+			}
+			if !time.Now().Before(by) {
+				r.opts.Log.Debug("page not settled: captured at the settle cap", "url", u.String(), "waiting", waiting)
+				return "", false, nil
+			}
+			if notBefore <= 0 {
+				notBefore = 50 * time.Millisecond // a request waits: look again soon
+			}
+			poll.Reset(min(notBefore, time.Until(by)))
+			select {
+			case <-poll.C:
+			case <-sess.Exceeded():
+				return "", false, r.documentError(u, sess, st)
+			case <-tab.Done():
+				return "", false, r.timeoutOr(ctx, u, fmt.Errorf("settling: the tab closed: %w", context.Cause(tab)))
+			}
+		}
+		if st.seq() == seq {
+			if jsErr != nil {
+				r.opts.Log.Debug("page settled by the network's quiet alone", "url", u.String(), "err", jsErr)
+			}
+			return title, jsErr == nil, nil
+		}
+		if !time.Now().Before(by) {
+			r.opts.Log.Debug("page not settled: captured at the settle cap", "url", u.String())
+			return "", false, nil
+		}
+	}
+}
 
 // capture loads the page in t. The tab and its proxy are closed in the
 // background, counted in tabs.
@@ -522,39 +599,23 @@ wait:
 	// The quiet is counted from here: what the page starts once seen has
 	// had no time to start.
 	st.update("", false)
+	var title string
+	titled := false
 	if !partial {
 		settleBy := time.Now().Add(min(settleCap, max(time.Until(deadline)-captureSlack, 0)))
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			quiet, waiting := st.quietFor(quietTime)
-			if quiet {
-				break
-			}
-			if !time.Now().Before(settleBy) {
-				r.opts.Log.Debug("page not quiet: captured at the settle cap", "url", u.String(), "waiting", waiting)
-				break
-			}
-			select {
-			case <-tick.C:
-			case <-sess.Exceeded():
-				return nil, r.documentError(u, sess, st)
-			case <-tab.Done():
-				return nil, r.timeoutOr(ctx, u, fmt.Errorf("settling: the tab closed: %w", context.Cause(tab)))
-			}
+		if title, titled, err = r.settle(ctx, tab, u, sess, st, settleBy); err != nil {
+			return nil, err
 		}
-		fonts, cancel := context.WithTimeout(tab, 500*time.Millisecond)
-		chromedp.Run(fonts, chromedp.Evaluate[chromedp.Void](`document.fonts.ready.then(() => undefined)`, chromedp.EvalAwaitPromise))
-		cancel()
 		// Cut off while it settled.
 		if sess.Stats().BudgetExceeded {
 			return nil, r.documentError(u, sess, st)
 		}
 	}
-
-	titleCtx, cancelTitle := context.WithTimeout(tab, time.Second)
-	title, _ := chromedp.Run(titleCtx, chromedp.Evaluate[string](`document.title`))
-	cancelTitle()
+	if !titled {
+		titleCtx, cancelTitle := context.WithTimeout(tab, time.Second)
+		title, _ = chromedp.Run(titleCtx, chromedp.Evaluate[string](`document.title`))
+		cancelTitle()
+	}
 	params := page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatJpeg, Quality: ptr[int64](90), OptimizeForSpeed: ptr(true)}
 	if job.FullPage {
 		m, err := chromedp.Call(tab, page.GetLayoutMetrics, cdp.Empty{})

@@ -286,7 +286,7 @@ func TestSettle(t *testing.T) {
 	r := f.with(func(o *Options) { o.Log = slog.New(rec) })
 	c := mustCapture(t, r, Job{URL: f.url("/settle")})
 	checkPixels(t, c.Image, []pixel{px(200, 400, [3]int{255, 0, 0}), px(50, 400, white)})
-	if rec.has("page not quiet: captured at the settle cap") {
+	if rec.has("page not settled: captured at the settle cap") {
 		t.Error("the page did not settle before the cap")
 	}
 	if len(c.Blocked) != 1 {
@@ -294,7 +294,7 @@ func TestSettle(t *testing.T) {
 	}
 	// The same with the forbidden sub-resources of every kind.
 	mustCapture(t, r, Job{URL: f.url("/sub-evil?by=name")})
-	if rec.has("page not quiet: captured at the settle cap") {
+	if rec.has("page not settled: captured at the settle cap") {
 		t.Error("the page with forbidden sub-resources did not settle before the cap")
 	}
 }
@@ -308,6 +308,27 @@ func TestSeen(t *testing.T) {
 	checkPixels(t, c.Image, []pixel{
 		px(100, 100, [3]int{255, 0, 0}), px(400, 100, [3]int{0, 0, 255}), px(700, 100, [3]int{0, 160, 0}), px(900, 100, white),
 	})
+}
+
+// TestSettleChain: what the last answer sets off is waited for, though
+// the page's script works longer than the network's quiet before it asks.
+// A page whose script breaks the renderer's question (it replaced
+// requestAnimationFrame) is settled by the network's quiet, not at the cap.
+func TestSettleChain(t *testing.T) {
+	f := setup(t)
+	c := mustCapture(t, f.r, Job{URL: f.url("/chain")})
+	checkPixels(t, c.Image, []pixel{px(200, 200, [3]int{255, 0, 0}), px(50, 50, white)})
+
+	rec := &recorder{}
+	r := f.with(func(o *Options) { o.Log = slog.New(rec) })
+	c = mustCapture(t, r, Job{URL: f.url("/no-frames")})
+	if c.Title != "kiln no frames" {
+		t.Errorf("title %q", c.Title)
+	}
+	checkPixels(t, c.Image, []pixel{px(200, 200, [3]int{255, 0, 0})})
+	if !rec.has("page settled by the network's quiet alone") || rec.has("page not settled: captured at the settle cap") {
+		t.Errorf("not settled by the network's quiet: %v", rec.recs)
+	}
 }
 
 // TestBlank: the fast path for JPEG captures agrees with the general one.
