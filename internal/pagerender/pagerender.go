@@ -501,13 +501,14 @@ func (r *Renderer) settle(ctx, tab context.Context, u *url.URL, sess *netguard.S
 				return "", false, r.timeoutOr(ctx, u, fmt.Errorf("settling: the tab closed: %w", context.Cause(tab)))
 			}
 		}
-		if st.seq() == seq {
+		capped := !time.Now().Before(by)
+		if st.seq() == seq && (jsErr == nil || !capped) {
 			if jsErr != nil {
 				r.opts.Log.Debug("page settled by the network's quiet alone", "url", u.String(), "err", jsErr)
 			}
 			return title, jsErr == nil, nil
 		}
-		if !time.Now().Before(by) {
+		if capped {
 			r.opts.Log.Debug("page not settled: captured at the settle cap", "url", u.String())
 			return "", false, nil
 		}
