@@ -29,7 +29,7 @@ func loopbackGuard(r Resolver) *Guard {
 	return New(Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, r, nil)
 }
 
-func startSession(t *testing.T, g *Guard, opts SessionOptions) *Session {
+func startSession(t testing.TB, g *Guard, opts SessionOptions) *Session {
 	t.Helper()
 	s, err := g.NewSession(opts)
 	if err != nil {
@@ -75,7 +75,7 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, []byte, error)
 	return resp, body, err
 }
 
-func portOf(t *testing.T, rawURL string) string {
+func portOf(t testing.TB, rawURL string) string {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -97,7 +97,7 @@ func closedPort(t *testing.T) string {
 }
 
 // startServer serves h on 127.0.0.1, over TLS if tls, until the test ends.
-func startServer(t *testing.T, tls bool, h http.Handler) *httptest.Server {
+func startServer(t testing.TB, tls bool, h http.Handler) *httptest.Server {
 	var srv *httptest.Server
 	if tls {
 		srv = httptest.NewTLSServer(h)
@@ -108,7 +108,7 @@ func startServer(t *testing.T, tls bool, h http.Handler) *httptest.Server {
 	return srv
 }
 
-func helloServer(t *testing.T, tls bool) *httptest.Server {
+func helloServer(t testing.TB, tls bool) *httptest.Server {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v := r.Header.Get("Proxy-Authorization"); v != "" {
 			http.Error(w, "leaked Proxy-Authorization "+v, http.StatusTeapot)
