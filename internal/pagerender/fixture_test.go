@@ -521,6 +521,8 @@ addEventListener("load", () => fetch("/late.json?d=100ms").then(r => r.json()).t
 	work(6, () => { document.getElementById("chained").src = data.src })));
 </script>`)
 	})
+	// no-frames: a page whose script breaks requestAnimationFrame, which
+	// the settle asks the page through; a late image.
 	mux.HandleFunc("/no-frames", func(w http.ResponseWriter, r *http.Request) {
 		html(w, `<!doctype html><title>kiln no frames</title><body style="margin:0;background:#fff">
 <img src="/late.png?d=100ms" style="position:absolute;left:100px;top:100px;width:200px;height:200px">
@@ -528,7 +530,11 @@ addEventListener("load", () => fetch("/late.json?d=100ms").then(r => r.json()).t
 	})
 	mux.HandleFunc("/late.json", func(w http.ResponseWriter, r *http.Request) {
 		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
-		time.Sleep(d)
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"src": "/late.png?d=150ms"}`)
 	})
