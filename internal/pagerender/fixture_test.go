@@ -432,10 +432,7 @@ addEventListener("load", () => { alert("hello"); confirm("sure?"); prompt("name?
 	})
 
 	mux.HandleFunc("/delay", func(w http.ResponseWriter, r *http.Request) {
-		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
+		if !delay(r) {
 			return
 		}
 		html(w, "%s", simplePage)
@@ -529,20 +526,14 @@ addEventListener("load", () => fetch("/late.json?d=100ms").then(r => r.json()).t
 <script>window.requestAnimationFrame = () => { throw new Error("no frames here") }</script>`)
 	})
 	mux.HandleFunc("/late.json", func(w http.ResponseWriter, r *http.Request) {
-		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
+		if !delay(r) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"src": "/late.png?d=150ms"}`)
 	})
 	mux.HandleFunc("/late.png", func(w http.ResponseWriter, r *http.Request) {
-		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
+		if !delay(r) {
 			return
 		}
 		w.Header().Set("Content-Type", "image/png")
@@ -633,4 +624,16 @@ func kindOf(err error) string {
 		return pe.Kind
 	}
 	return ""
+}
+
+// delay waits the duration in r's parameter d, and reports whether r is
+// still wanted then.
+func delay(r *http.Request) bool {
+	d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+	select {
+	case <-time.After(d):
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }

@@ -473,6 +473,10 @@ const settledJS = `new Promise(done => requestAnimationFrame(() => requestAnimat
 // requestAnimationFrame, say) is settled by the network's quiet alone. It
 // returns the page's title if settledJS gave it.
 func (r *Renderer) settle(ctx, tab context.Context, u *url.URL, sess *netguard.Session, st *pageState, by time.Time) (title string, titled bool, err error) {
+	capped := func(waiting int) (string, bool, error) {
+		r.opts.Log.Debug("page not settled: captured at the settle cap", "url", u.String(), "waiting", waiting)
+		return "", false, nil
+	}
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	for {
@@ -486,8 +490,7 @@ func (r *Renderer) settle(ctx, tab context.Context, u *url.URL, sess *netguard.S
 				break
 			}
 			if !time.Now().Before(by) {
-				r.opts.Log.Debug("page not settled: captured at the settle cap", "url", u.String(), "waiting", waiting)
-				return "", false, nil
+				return capped(waiting)
 			}
 			if notBefore <= 0 {
 				notBefore = 50 * time.Millisecond // a request waits: look again soon
@@ -501,17 +504,18 @@ func (r *Renderer) settle(ctx, tab context.Context, u *url.URL, sess *netguard.S
 				return "", false, r.timeoutOr(ctx, u, fmt.Errorf("settling: the tab closed: %w", context.Cause(tab)))
 			}
 		}
-		capped := !time.Now().Before(by)
-		if st.seq() == seq && (jsErr == nil || !capped) {
-			if jsErr != nil {
-				r.opts.Log.Debug("page settled by the network's quiet alone", "url", u.String(), "err", jsErr)
-			}
-			return title, jsErr == nil, nil
+		changed := st.seq() != seq
+		if (changed || jsErr != nil) && !time.Now().Before(by) {
+			return capped(0)
 		}
-		if capped {
-			r.opts.Log.Debug("page not settled: captured at the settle cap", "url", u.String())
+		if changed {
+			continue // something reached the network meanwhile: ask again
+		}
+		if jsErr != nil {
+			r.opts.Log.Debug("page settled by the network's quiet alone", "url", u.String(), "err", jsErr)
 			return "", false, nil
 		}
+		return title, true, nil
 	}
 }
 
