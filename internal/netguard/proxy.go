@@ -24,9 +24,10 @@ type SessionOptions struct {
 	MaxConns    int           // connections open at once; 64
 	DialTimeout time.Duration // per connection attempt; 10s
 	// HostFailed, if set, is called once for each host the session will
-	// not connect to: its name does not resolve or the policy forbids it.
-	// The answer is pinned for the session, so every later request to
-	// the host fails the same way.
+	// not connect to (its name does not resolve or the policy forbids
+	// it) when the host is asked for a second time. The answer is pinned
+	// for the session, so every later request to the host fails the same
+	// way; most refused hosts are asked for once.
 	HostFailed func(host string)
 }
 
@@ -80,6 +81,7 @@ type Session struct {
 type hostResult struct {
 	addrs []netip.Addr
 	err   error
+	told  bool // HostFailed heard of it
 }
 
 // NewSession starts a proxy session.
@@ -238,9 +240,9 @@ func (s *Session) lookup(ctx context.Context, hostport string) ([]netip.Addr, st
 		return nil, "", err
 	}
 	s.mu.Lock()
-	res, ok := s.hosts[host]
+	res, seen := s.hosts[host] // asked for before by the page
 	s.mu.Unlock()
-	if !ok {
+	if !seen {
 		addrs, err := s.g.Resolve(ctx, host)
 		if err != nil && ctx.Err() != nil {
 			return nil, "", err // cancelled: not the host's fault, not remembered
@@ -254,15 +256,32 @@ func (s *Session) lookup(ctx context.Context, hostport string) ([]netip.Addr, st
 			s.hosts[host] = res
 		}
 		s.mu.Unlock()
-		if !answered && err != nil && s.opts.HostFailed != nil {
-			s.opts.HostFailed(host)
-		}
+		seen = answered
 	}
 	if res.err != nil {
 		s.record(hostport, res.err)
+		if seen {
+			s.askedAgain(host)
+		}
 		return nil, "", res.err
 	}
 	return res.addrs, port, nil
+}
+
+// askedAgain tells HostFailed, once, of a refused host asked for again.
+func (s *Session) askedAgain(host string) {
+	if s.opts.HostFailed == nil {
+		return
+	}
+	s.mu.Lock()
+	res := s.hosts[host]
+	told := res.told
+	res.told = true
+	s.hosts[host] = res
+	s.mu.Unlock()
+	if !told {
+		s.opts.HostFailed(host)
+	}
 }
 
 func (s *Session) record(target string, err error) {

@@ -511,7 +511,9 @@ func TestProxyHostFailed(t *testing.T) {
 		mu.Unlock()
 	}})
 	c := proxyClient(s, nil)
-	for _, host := range []string{"nx.test", "127.0.0.2", "127.0.0.1", "nx.test", "127.0.0.2"} {
+	// Told of a refused host asked for again, once; not of one asked for
+	// once (nx2.test), nor of one that is not refused (127.0.0.1).
+	for _, host := range []string{"nx.test", "127.0.0.2", "127.0.0.1", "nx2.test", "nx.test", "127.0.0.2", "127.0.0.1", "nx.test"} {
 		if _, _, err := get(t, c, "http://"+host+":"+port+"/"); err != nil {
 			t.Fatal(err)
 		}

@@ -277,8 +277,9 @@ func (f *fixture) handler() http.Handler {
 	// the page's renderer fails those itself.
 	mux.HandleFunc("/dead-later", func(w http.ResponseWriter, r *http.Request) {
 		html(w, `<!doctype html><title>kiln dead later</title><body style="background:#0a0">
-<img src="http://nx.test:%[1]s/first.png" width=10 height=10>
-<script>setTimeout(() => { for (let i = 0; i < 30; i++) { const im = new Image(); im.src = "http://nx.test:%[1]s/late" + i + ".png"; document.body.appendChild(im) } }, 300)</script>`, f.port)
+<img src="http://nx.test/first.png" width=10 height=10><img src="http://nx.test:%[1]s/second.png" width=10 height=10 onerror="setTimeout(late, 60)">
+<script>function late() { for (let i = 0; i < 30; i++) { const im = new Image(); im.src = (i %% 2 ? "http://nx.test:%[1]s/late" : "http://nx.test/late") + i + ".png"; document.body.appendChild(im) }
+const live = new Image(); live.src = "/png?u=http://nx.test/x.png"; live.style = "position:absolute;left:200px;top:200px;width:100px;height:100px"; document.body.appendChild(live) }</script>`, f.port)
 	})
 	mux.HandleFunc("/blank", func(w http.ResponseWriter, r *http.Request) {
 		html(w, "<!doctype html><title>nothing</title><body style='background:#fff'>")
