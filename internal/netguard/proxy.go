@@ -2,6 +2,7 @@ package netguard
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -220,6 +221,14 @@ func (s *Session) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.exceeded() {
 		s.refuse(w, r, http.StatusForbidden, "the page exceeded its download budget")
+		return
+	}
+	// A host that does not resolve or may not be reached is refused here,
+	// before the reverse proxy sets a connection attempt going for it: most
+	// of a page's requests to dead hosts end here. The transport's dial
+	// finds the same answer, pinned.
+	if _, _, err := s.lookup(r.Context(), net.JoinHostPort(r.URL.Hostname(), cmp.Or(r.URL.Port(), "80"))); err != nil {
+		s.proxyError(w, r, err)
 		return
 	}
 	s.rp.ServeHTTP(w, r)
