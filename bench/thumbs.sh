@@ -17,7 +17,9 @@
 # Chromium; the peer: Chromium, plus node's own), end minus start of the run,
 # the peer's method: processes reaped inside the tree are counted.
 #
-# Env: PEER=1|0  CONCS="1 4"  ROUNDS=1  LIMIT=0 (pages; 0 = all)
+# Env: PEER=1|0  CONCS="1 4"  LIMIT=0 (pages; 0 = all)
+#      ROUNDS=5 (kiln and the peer alternate round by round; the medians are
+#        the figures: one round's ratio swings by a fifth on a shared machine)
 #      PORT=8094 (kiln)  PAGES_PORT=8089  OUT=/tmp/kiln-bench-thumbs
 #      PAGES=../shared/data/pages  PEER_DIR=../shared/peers/thumbs
 #      CACHED_N=500 CACHED_C=1  CLI=0|1 (also kiln thumb, the CLI, per C)
@@ -35,7 +37,7 @@
 # once (needs root and unshare), the counterpart of the peer's flag.
 set -eu
 cd "$(dirname "$0")/.."
-PEER="${PEER:-1}"; CONCS="${CONCS:-1 4}"; ROUNDS="${ROUNDS:-1}"; LIMIT="${LIMIT:-0}"
+PEER="${PEER:-1}"; CONCS="${CONCS:-1 4}"; ROUNDS="${ROUNDS:-5}"; LIMIT="${LIMIT:-0}"
 PORT="${PORT:-8094}"; PAGES_PORT="${PAGES_PORT:-8089}"; OUT="${OUT:-/tmp/kiln-bench-thumbs}"
 PAGES="${PAGES:-../shared/data/pages}"; PEER_DIR="${PEER_DIR:-../shared/peers/thumbs}"
 CACHED_N="${CACHED_N:-500}"; CACHED_C="${CACHED_C:-1}"; CLI="${CLI:-0}"
@@ -262,6 +264,8 @@ for c in concs:
     pp = med([r[0] for r in p])
     goal = f"goal >= 2: {met(kp / pp >= 2)}; " if c == maxc else "no goal; "
     print(f"ratio pages/s at c={c}: {kp / pp:.2f} ({goal}kiln {kp}, peer {pp}{n})")
+    if len(k) == len(p) > 1:
+        print(f"  round by round: {', '.join(f'{a[0] / b[0]:.2f}' for a, b in zip(k, p))}")
 k, p = rows("kiln-c*-r*.row"), rows("peer-c*-r*.row")
 if k:
     km = max(r[4] for r in k)
