@@ -119,10 +119,7 @@ func TestModTileServesKilnCache(t *testing.T) {
 	}
 	conf := filepath.Join(ap, "httpd.conf")
 	writeFile(t, conf, apacheConf(ap, apacheAddr, tiles, mpm, authz, modTile))
-	errorLog := filepath.Join(ap, "error.log")
-	ah := start(t, "apache2", dir, filepath.Join(ap, "stderr.log"), apache, "-X", "-f", conf)
-	ah.logs = append(ah.logs, errorLog)
-	waitHTTP(t, ah, "http://"+apacheAddr+"/", 0)
+	ah := startApache(t, dir, ap, conf, apache, "http://"+apacheAddr+"/")
 
 	nwX, nwY := lonLatTile(west, north, 12)
 	seX, seY := lonLatTile(east, south, 12)
@@ -655,6 +652,48 @@ func poll(t *testing.T, p *proc, what string, ready func() error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startApache runs Apache in one process with conf (its logs in ap) and
+// waits until it answers at url. mod_tile makes a System V shared memory
+// segment at start, keyed by ftok of /tmp/httpd_shm.PID (the low bits of
+// that file's inode). In one run of the whole suite, with other packages'
+// tests starting processes and files by the thousand, Apache exited at
+// start with "Failed to create shared memory segment ... File exists" and
+// no such file or segment was left afterwards: a pid or key that came
+// round again while another lived, by all signs. Such a start is tried
+// again, twice at most; any other failure fails the test.
+func startApache(t *testing.T, dir, ap, conf, apache, url string, logs ...string) *proc {
+	t.Helper()
+	errorLog := filepath.Join(ap, "error.log")
+	for attempt := 1; ; attempt++ {
+		os.Remove(errorLog)
+		p := start(t, "apache2", dir, filepath.Join(ap, "stderr.log"), apache, "-X", "-f", conf)
+		p.logs = append(append(p.logs, errorLog), logs...)
+		if attempt == 3 || !shmClash(p, url, errorLog) {
+			waitHTTP(t, p, url, 0)
+			return p
+		}
+		t.Logf("apache2 could not make mod_tile's shared memory, starting it again:\n%s", tailFile(errorLog, 3))
+	}
+}
+
+// shmClash waits until p answers at url or exits, and reports whether it
+// exited for want of its shared memory.
+func shmClash(p *proc, url, errorLog string) bool {
+	deadline := time.Now().Add(pollTimeout)
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			return false
+		}
+		if p.exitedEarly() {
+			b, _ := os.ReadFile(errorLog)
+			return bytes.Contains(b, []byte("Failed to create shared memory segment"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }
 
 // waitHTTP waits until url answers with status want (any status if 0).

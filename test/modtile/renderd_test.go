@@ -324,10 +324,7 @@ func testModTileThroughKiln(t *testing.T, k *kilnRenderd) {
 	viaUnix, viaTCP := freeAddr(t), freeAddr(t)
 	conf := filepath.Join(ap, "httpd.conf")
 	writeFile(t, conf, renderdApacheConf(ap, viaUnix, viaTCP, k, mpm, authz, modTile))
-	errorLog := filepath.Join(ap, "error.log")
-	ah := start(t, "apache2", k.dir, filepath.Join(ap, "stderr.log"), apache, "-X", "-f", conf)
-	ah.logs = append(ah.logs, errorLog, k.p.logs[0])
-	waitHTTP(t, ah, "http://"+viaUnix+"/", 0)
+	ah := startApache(t, k.dir, ap, conf, apache, "http://"+viaUnix+"/", k.p.logs[0])
 	waitHTTP(t, ah, "http://"+viaTCP+"/", 0)
 
 	renders := 0
@@ -363,7 +360,7 @@ func testModTileThroughKiln(t *testing.T, k *kilnRenderd) {
 			t.Errorf("via %s: a cached tile made kiln render (%d, want %d)", tc.via, n, renders)
 		}
 	}
-	if log := tailFile(errorLog, 200); !strings.Contains(log, "Requesting style(ap) z(5) x(3) y(7) from renderer with priority 5") {
+	if log := tailFile(filepath.Join(ap, "error.log"), 200); !strings.Contains(log, "Requesting style(ap) z(5) x(3) y(7) from renderer with priority 5") {
 		t.Errorf("mod_tile's log does not show the RenderPrio request:\n%s", log)
 	}
 
