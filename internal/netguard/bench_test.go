@@ -11,8 +11,9 @@ import (
 // BenchmarkProxy: the page proxy's own cost for what a page asks of it,
 // over loopback: a plain GET forwarded on kept-alive connections, a
 // sub-resource of a name that does not resolve (refused by closing the
-// connection) and a CONNECT to such a name, each on a new connection. The saved pages of bench/thumbs.sh ask about 32 requests
-// of dead names each.
+// connection) and a CONNECT to such a name, each on a new connection.
+// The saved pages of bench/thumbs.sh ask about 32 requests of dead names
+// each.
 func BenchmarkProxy(b *testing.B) {
 	srv := helloServer(b, false)
 	port := portOf(b, srv.URL)

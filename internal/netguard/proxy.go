@@ -82,7 +82,9 @@ type Session struct {
 type hostResult struct {
 	addrs []netip.Addr
 	err   error
-	told  bool // HostFailed heard of it
+	// refusals counts the requests refused for err; HostFailed hears of
+	// the host at the second.
+	refusals int
 }
 
 // NewSession starts a proxy session.
@@ -249,9 +251,9 @@ func (s *Session) lookup(ctx context.Context, hostport string) ([]netip.Addr, st
 		return nil, "", err
 	}
 	s.mu.Lock()
-	res, seen := s.hosts[host] // asked for before by the page
+	res, ok := s.hosts[host]
 	s.mu.Unlock()
-	if !seen {
+	if !ok {
 		addrs, err := s.g.Resolve(ctx, host)
 		if err != nil && ctx.Err() != nil {
 			return nil, "", err // cancelled: not the host's fault, not remembered
@@ -265,37 +267,35 @@ func (s *Session) lookup(ctx context.Context, hostport string) ([]netip.Addr, st
 			s.hosts[host] = res
 		}
 		s.mu.Unlock()
-		seen = answered
 	}
 	if res.err != nil {
-		s.record(hostport, res.err)
-		if seen {
-			s.askedAgain(host)
+		if s.refused(host, hostport, res.err) == 2 && s.opts.HostFailed != nil {
+			s.opts.HostFailed(host)
 		}
 		return nil, "", res.err
 	}
 	return res.addrs, port, nil
 }
 
-// askedAgain tells HostFailed, once, of a refused host asked for again.
-func (s *Session) askedAgain(host string) {
-	if s.opts.HostFailed == nil {
-		return
-	}
+// refused records a request to target refused for host's pinned answer
+// err, and returns how many have been for host.
+func (s *Session) refused(host, target string, err error) int {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	res := s.hosts[host]
-	told := res.told
-	res.told = true
+	res.refusals++
 	s.hosts[host] = res
-	s.mu.Unlock()
-	if !told {
-		s.opts.HostFailed(host)
-	}
+	s.recordLocked(target, err)
+	return res.refusals
 }
 
 func (s *Session) record(target string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.recordLocked(target, err)
+}
+
+func (s *Session) recordLocked(target string, err error) {
 	r := Refusal{Target: target, Err: err}
 	if errors.Is(err, ErrForbidden) {
 		s.blocked = append(s.blocked, r)

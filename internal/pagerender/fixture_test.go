@@ -273,8 +273,9 @@ func (f *fixture) handler() http.Handler {
 	mux.HandleFunc("/text", func(w http.ResponseWriter, r *http.Request) {
 		html(w, "<!doctype html><title>kiln text</title><h1>Hello</h1><p>%s</p>", strings.Repeat("Some words of text. ", 200))
 	})
-	// A dead host asked for one image at once and 30 more a moment later:
-	// the page's renderer fails those itself.
+	// A dead host asked for two images at once and, 60 ms after the second
+	// failed, 30 more (half on the default port) and a live image whose
+	// query names the dead host: the page's renderer fails the 30 itself.
 	mux.HandleFunc("/dead-later", func(w http.ResponseWriter, r *http.Request) {
 		html(w, `<!doctype html><title>kiln dead later</title><body style="background:#0a0">
 <img src="http://nx.test/first.png" width=10 height=10><img src="http://nx.test:%[1]s/second.png" width=10 height=10 onerror="setTimeout(late, 60)">
