@@ -33,20 +33,53 @@ import (
 type Key struct {
 	URL      string // canonical (see netguard.ParseURL)
 	FullPage bool
+	// Scale is the capture's device pixels per CSS pixel (see
+	// pagerender.CaptureScale); 0 is 1. A page may have a capture at
+	// each scale, each with its thumbnails.
+	Scale float64
 }
 
-// ID is the key's file name: a SHA-256 of its parts.
+// ID is the key's file name: a SHA-256 of its parts. A key at scale 1
+// has the ID it had before captures had scales.
 func (k Key) ID() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "v1\n%s\n%t", k.URL, k.FullPage)
+	if s := k.recordScale(); s != 0 {
+		fmt.Fprintf(h, "\n%g", s)
+	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// recordScale is the key's scale as a record holds it: 0 for 1.
+func (k Key) recordScale() float64 {
+	if k.Scale == 1 {
+		return 0
+	}
+	return k.Scale
+}
+
+// owns reports whether e is the record of k (and not of a page whose key
+// has the same ID, or a damaged one).
+func (k Key) owns(e Entry) bool {
+	return e.URL == k.URL && e.FullPage == k.FullPage && e.Scale == k.recordScale()
+}
+
+// stamp makes e the record of k, a capture or a failure.
+func (k Key) stamp(e *Entry, failed bool) {
+	e.URL, e.FullPage, e.Scale, e.Failed = k.URL, k.FullPage, k.recordScale(), failed
+	if failed {
+		e.Generation = 0
+	} else {
+		e.Generation = time.Now().UnixNano()
+	}
 }
 
 // Entry is the record of a page.
 type Entry struct {
 	URL        string    `json:"url"`
 	FullPage   bool      `json:"full_page"`
-	Generation int64     `json:"generation"` // of the capture and thumbnails; 0 for a failure
+	Scale      float64   `json:"scale,omitempty"` // of the capture; 0 for 1
+	Generation int64     `json:"generation"`      // of the capture and thumbnails; 0 for a failure
 	CapturedAt time.Time `json:"captured_at"`
 	FinalURL   string    `json:"final_url,omitempty"`
 	Title      string    `json:"title,omitempty"`
@@ -89,7 +122,7 @@ func (s *Files) Get(_ context.Context, k Key) (Entry, error) {
 		return Entry{}, fmt.Errorf("thumbnail cache: %w", err)
 	}
 	var e Entry
-	if err := json.Unmarshal(b, &e); err != nil || e.URL != k.URL || e.FullPage != k.FullPage {
+	if err := json.Unmarshal(b, &e); err != nil || !k.owns(e) {
 		// A damaged record is a page to capture again.
 		return Entry{}, ErrNotFound
 	}
@@ -104,8 +137,7 @@ func (s *Files) PutCapture(_ context.Context, k Key, e Entry, capture []byte, th
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("thumbnail cache: %w", err)
 	}
-	e.URL, e.FullPage, e.Failed = k.URL, k.FullPage, false
-	e.Generation = time.Now().UnixNano()
+	k.stamp(&e, false)
 	gen := strconv.FormatInt(e.Generation, 10)
 	if err := writeFile(filepath.Join(dir, gen+".capture.jpeg"), capture); err != nil {
 		return err
@@ -128,7 +160,7 @@ func (s *Files) PutFailure(_ context.Context, k Key, e Entry) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("thumbnail cache: %w", err)
 	}
-	e.URL, e.FullPage, e.Failed, e.Generation = k.URL, k.FullPage, true, 0
+	k.stamp(&e, true)
 	if err := s.putRecord(dir, e); err != nil {
 		return err
 	}
