@@ -19,14 +19,12 @@
 // are dismissed and downloads refused.
 //
 // A page's time and CPU are mostly Chromium's, so the renderer spares it
-// what it can: a page is drawn at the scale its thumbnails need (half, for
-// the AST sizes: CaptureScale); a tab is opened ahead for the next page,
-// so that its start is not in the page's time; the DevTools domains
-// nothing reads are off; hosts the proxy refused that the page asks for
-// again are failed in its own renderer; a page loads unseen, in a
-// minimized window, and is shown at its load event; its tab is closed
-// before its capture is decoded; and thumbnails are cut with filters and
-// buffers kept from page to page.
+// what it can: a tab is opened ahead for the next page, so that its start
+// is not in the page's time; the DevTools domains nothing reads are off;
+// hosts the proxy refused that the page asks for again are failed in its
+// own renderer; a page loads unseen, in a minimized window, and is shown
+// at its load event; its tab is closed before its capture is decoded; and
+// thumbnails are cut with filters and buffers kept from page to page.
 package pagerender
 
 import (
@@ -37,7 +35,6 @@ import (
 	"image"
 	"image/jpeg"
 	"log/slog"
-	"math"
 	"net"
 	"net/url"
 	"slices"
@@ -67,34 +64,12 @@ type Options struct {
 	Flags        []string      // extra Chromium flags, "--name[=value]"
 	Pages        int           // pages rendered at once; DefaultPages()
 	RecycleAfter int           // pages per browser before it is replaced; 200
-	Viewport     image.Point   // CSS pixels; 1024x768
+	Viewport     image.Point   // 1024x768
 	Timeout      time.Duration // a page's whole deadline: load, settle, capture; 30s (from when it has a slot and a browser)
 	MaxBytes     int64         // bytes a page may download; 32 MiB
 	MaxURL       int           // URL length; 2048
 	MaxHeight    int           // full-page captures are cut at this height; 16384
 	Log          *slog.Logger
-}
-
-// The page's viewport in CSS pixels, unless Options say otherwise.
-const defaultViewportW, defaultViewportH = 1024, 768
-
-// CaptureScale is the scale of the capture a thumbnail w pixels wide is
-// cut from, in device pixels per CSS pixel: 0.5 when
-// it is no wider than half the default viewport (the AST sizes are),
-// else 1.
-//
-// A page captured at 0.5 is laid out as at 1, in the same 1024 CSS pixels,
-// and Chromium rasters, composites, encodes and sends a quarter of the
-// pixels, decoding its images smaller too; kiln decodes and scales a
-// quarter. The saved pages of bench/thumbs.sh take about 7 % less CPU
-// (0.54 against 0.58 CPU-s a page, 4 at a time), and their large
-// thumbnails, scaled down 2.5 times from Chromium's own drawing at that
-// scale, look the same as those scaled down 5 times.
-func CaptureScale(w int) float64 {
-	if w <= defaultViewportW/2 {
-		return 0.5
-	}
-	return 1
 }
 
 // Renderer captures pages.
@@ -104,9 +79,6 @@ type Renderer struct {
 	pool  *pool
 	spare spare
 	pages atomic.Int64 // pages captured, for tests and metrics
-	// scale is the capture scale of the last page (float64 bits), which
-	// the spare tab is made ready for.
-	scale atomic.Uint64
 
 	prepared func(tab context.Context) // tests: called on a tab ready to navigate
 }
@@ -129,7 +101,6 @@ type pageTab struct {
 	*tab
 	sess      *netguard.Session
 	blocker   *hostBlocker // the hosts sess refused, told to the tab
-	scale     float64      // device pixels per CSS pixel
 	mainFrame string
 	window    browser.WindowID // minimized until the page has loaded
 }
@@ -146,7 +117,7 @@ func New(guard *netguard.Guard, opts Options) *Renderer {
 		opts.RecycleAfter = 200
 	}
 	if opts.Viewport == (image.Point{}) {
-		opts.Viewport = image.Pt(defaultViewportW, defaultViewportH)
+		opts.Viewport = image.Pt(1024, 768)
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
@@ -163,9 +134,7 @@ func New(guard *netguard.Guard, opts Options) *Renderer {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &Renderer{opts: opts, guard: guard, pool: newPool(opts.Chromium, opts.Flags, opts.Pages, opts.RecycleAfter, opts.Log)}
-	r.scale.Store(math.Float64bits(1))
-	return r
+	return &Renderer{opts: opts, guard: guard, pool: newPool(opts.Chromium, opts.Flags, opts.Pages, opts.RecycleAfter, opts.Log)}
 }
 
 // Pages is how many pages the renderer loads at once.
@@ -222,7 +191,7 @@ func (r *Renderer) openSpare() {
 	var t *pageTab
 	inst, err := r.pool.acquire(ctx)
 	if err == nil {
-		t, err = r.openTab(ctx, inst, math.Float64frombits(r.scale.Load()))
+		t, err = r.openTab(ctx, inst)
 	}
 	s := &r.spare
 	s.mu.Lock()
@@ -242,7 +211,7 @@ func (r *Renderer) openSpare() {
 
 // openTab opens and prepares a tab on inst, which acquire returned, with a
 // proxy of its own. On error inst is released.
-func (r *Renderer) openTab(ctx context.Context, inst *instance, scale float64) (*pageTab, error) {
+func (r *Renderer) openTab(ctx context.Context, inst *instance) (*pageTab, error) {
 	b := newHostBlocker()
 	sess, err := r.guard.NewSession(netguard.SessionOptions{MaxBytes: r.opts.MaxBytes, HostFailed: b.add})
 	if err != nil {
@@ -254,9 +223,9 @@ func (r *Renderer) openTab(ctx context.Context, inst *instance, scale float64) (
 		sess.Close()
 		return nil, err
 	}
-	pt := &pageTab{tab: t, sess: sess, blocker: b, scale: scale}
+	pt := &pageTab{tab: t, sess: sess, blocker: b}
 	err = r.pool.run(ctx, t, func(tab context.Context) (err error) {
-		pt.mainFrame, pt.window, err = r.prepare(tab, scale)
+		pt.mainFrame, pt.window, err = r.prepare(tab)
 		return err
 	})
 	if err != nil {
@@ -270,21 +239,11 @@ func (r *Renderer) openTab(ctx context.Context, inst *instance, scale float64) (
 type Job struct {
 	URL      string
 	FullPage bool
-	// Scale is the capture's device pixels per CSS pixel, 0 < Scale <= 1
-	// (0: 1): see CaptureScale. The page's layout is the same at any.
-	Scale float64
-}
-
-func (j Job) scale() float64 {
-	if j.Scale <= 0 || j.Scale > 1 {
-		return 1
-	}
-	return j.Scale
 }
 
 // Capture is a captured page.
 type Capture struct {
-	Image    image.Image // the viewport, or the whole page up to MaxHeight, at the job's scale, as JPEG decodes it
+	Image    image.Image // the viewport, or the whole page up to MaxHeight, as JPEG decodes it
 	JPEG     []byte      // Image as Chromium encoded it
 	URL      string      // where the page ended up, after redirects
 	Status   int         // HTTP status of the document
@@ -347,7 +306,6 @@ func (r *Renderer) Capture(ctx context.Context, job Job) (*Capture, error) {
 	// The page's tabs may close after the answer.
 	var tabs sync.WaitGroup
 	defer r.pool.done(release, &tabs)
-	r.scale.Store(math.Float64bits(job.scale()))
 	t := r.takeSpare()
 	var inst *instance
 	if t == nil {
@@ -361,7 +319,7 @@ func (r *Renderer) Capture(ctx context.Context, job Job) (*Capture, error) {
 		var c *Capture
 		var err error
 		if t == nil {
-			t, err = r.openTab(ctx, inst, job.scale())
+			t, err = r.openTab(ctx, inst)
 			if err != nil && !errors.Is(err, errCrashed) {
 				return nil, r.timeoutOr(ctx, u, err)
 			}
@@ -600,12 +558,6 @@ func (r *Renderer) load(ctx, tab context.Context, pt *pageTab, u *url.URL, job J
 		return nil, r.timeoutOr(ctx, u, fmt.Errorf("listening to the tab: %w", err))
 	}
 	vp := r.opts.Viewport
-	if scale := job.scale(); scale != pt.scale {
-		// A spare tab made ready for another scale.
-		if err := setViewport(tab, vp, scale); err != nil {
-			return nil, r.timeoutOr(ctx, u, fmt.Errorf("setting the scale: %w", err))
-		}
-	}
 	go pt.blocker.run(tab)
 	if r.prepared != nil {
 		r.prepared(tab)
@@ -719,8 +671,9 @@ wait:
 // waits for it. The captures of the saved pages of bench/thumbs.sh are the
 // same; Chromium's CPU per page is about 3 % lower (three alternating
 // pairs of 78 pages, 4 at a time: 0.48 against 0.49 CPU-s).
-func (r *Renderer) prepare(tab context.Context, scale float64) (string, browser.WindowID, error) {
+func (r *Renderer) prepare(tab context.Context) (string, browser.WindowID, error) {
 	c := chromedp.FromContext(tab)
+	vp := r.opts.Viewport
 	steps := []error{}
 	_, err := chromedp.CallBrowser(tab, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorDeny, BrowserContextID: c.BrowserContextID})
@@ -748,7 +701,9 @@ func (r *Renderer) prepare(tab context.Context, scale float64) (string, browser.
 	steps = append(steps, err)
 	_, err = chromedp.Call(tab, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: false})
 	steps = append(steps, err)
-	steps = append(steps, setViewport(tab, r.opts.Viewport, scale))
+	_, err = chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+		Width: int64(vp.X), Height: int64(vp.Y), DeviceScaleFactor: 1})
+	steps = append(steps, err)
 	tree, err := chromedp.Call(tab, page.GetFrameTree, cdp.Empty{})
 	steps = append(steps, err)
 	win, err := chromedp.Call(tab, browser.GetWindowForTarget, browser.GetWindowForTargetParams{})
@@ -763,14 +718,6 @@ func (r *Renderer) prepare(tab context.Context, scale float64) (string, browser.
 		return "", 0, errors.New("the tab has no frame")
 	}
 	return string(tree.FrameTree.Frame.ID), win.WindowID, nil
-}
-
-// setViewport sets the tab's viewport, vp CSS pixels drawn at scale device
-// pixels each.
-func setViewport(tab context.Context, vp image.Point, scale float64) error {
-	_, err := chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
-		Width: int64(vp.X), Height: int64(vp.Y), DeviceScaleFactor: scale})
-	return err
 }
 
 func setWindowState(tab context.Context, id browser.WindowID, state browser.WindowState) error {

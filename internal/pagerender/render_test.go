@@ -81,35 +81,6 @@ func TestCaptureSimplePage(t *testing.T) {
 	}
 }
 
-// TestCaptureScale: a capture at scale 0.5 is the same page in a quarter
-// of the pixels, and a tab made ready for one scale takes a page at
-// another (the spare tab is made ready for the last page's scale).
-func TestCaptureScale(t *testing.T) {
-	f := setup(t)
-	half := func(p []pixel) []pixel {
-		out := make([]pixel, len(p))
-		for i, q := range p {
-			out[i] = pixel{q.x / 2, q.y / 2, q.r, q.g, q.b}
-		}
-		return out
-	}
-	// Away from the edges of the shapes, which a half-size drawing blurs.
-	pixels := []pixel{px(6, 6, white), px(104, 204, red), px(250, 275, red), px(394, 344, red), px(406, 275, white),
-		px(250, 356, white), px(700, 450, blue), px(604, 404, blue), px(594, 450, white),
-		px(512, 740, green), px(4, 762, green), px(1018, 702, green), px(512, 694, white)}
-	for _, scale := range []float64{0.5, 0.5, 1, 0.5, 1} {
-		c := mustCapture(t, f.r, Job{URL: f.url("/"), Scale: scale})
-		want, px := image.Pt(1024, 768), pixels
-		if scale == 0.5 {
-			want, px = image.Pt(512, 384), half(pixels)
-		}
-		if got := c.Image.Bounds().Size(); got != want {
-			t.Fatalf("scale %v: image %v, want %v", scale, got, want)
-		}
-		checkPixels(t, c.Image, px)
-	}
-}
-
 func TestCaptureBlankPage(t *testing.T) {
 	f := setup(t)
 	c := mustCapture(t, f.r, Job{URL: f.url("/blank")})
@@ -129,21 +100,15 @@ func TestCaptureFullPage(t *testing.T) {
 		path      string
 		maxHeight int
 		full      bool
-		scale     float64
 		height    int
 		pixels    []pixel
 	}{
-		{"viewport", "/tall", 0, false, 1, 768, []pixel{px(10, 50, red), px(10, 700, white)}},
-		{"full", "/tall", 0, true, 1, 3000,
+		{"viewport", "/tall", 0, false, 768, []pixel{px(10, 50, red), px(10, 700, white)}},
+		{"full", "/tall", 0, true, 3000,
 			[]pixel{px(10, 50, red), px(1000, 99+0, red), px(10, 1000, white), px(500, 1550, blue), px(10, 2950, green), px(1020, 2998, green)}},
-		{"cut", "/tall", 2000, true, 1, 2000, []pixel{px(10, 50, red), px(500, 1550, blue), px(10, 1990, white)}},
+		{"cut", "/tall", 2000, true, 2000, []pixel{px(10, 50, red), px(500, 1550, blue), px(10, 1990, white)}},
 		// A short page full-page is the viewport: never less.
-		{"short", "/", 0, true, 1, 768, []pixel{px(250, 275, red), px(512, 740, green)}},
-		// At half scale: half the pixels each way, MaxHeight still in CSS
-		// pixels.
-		{"half full", "/tall", 0, true, 0.5, 1500,
-			[]pixel{px(5, 25, red), px(500, 48, red), px(5, 500, white), px(250, 775, blue), px(5, 1475, green), px(510, 1498, green)}},
-		{"half cut", "/tall", 2000, true, 0.5, 1000, []pixel{px(5, 25, red), px(250, 775, blue), px(5, 995, white)}},
+		{"short", "/", 0, true, 768, []pixel{px(250, 275, red), px(512, 740, green)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,10 +116,9 @@ func TestCaptureFullPage(t *testing.T) {
 			if tc.maxHeight > 0 {
 				r = f.with(func(o *Options) { o.MaxHeight = tc.maxHeight })
 			}
-			c := mustCapture(t, r, Job{URL: f.url(tc.path), FullPage: tc.full, Scale: tc.scale})
-			width := int(1024 * tc.scale)
-			if got := c.Image.Bounds().Size(); got != image.Pt(width, tc.height) {
-				t.Fatalf("image %v, want %dx%d", got, width, tc.height)
+			c := mustCapture(t, r, Job{URL: f.url(tc.path), FullPage: tc.full})
+			if got := c.Image.Bounds().Size(); got != image.Pt(1024, tc.height) {
+				t.Fatalf("image %v, want 1024x%d", got, tc.height)
 			}
 			checkPixels(t, c.Image, tc.pixels)
 		})
@@ -234,16 +198,13 @@ func TestThumbnailSizes(t *testing.T) {
 }
 
 // TestThumbnailGolden captures a page and compares its thumbnails with
-// the golden ones in testdata (go test -update rewrites them). The sizes
-// that CaptureScale cuts from a capture at half scale must match the same
-// golden thumbnails cut from one at half scale.
+// the golden ones in testdata (go test -update rewrites them).
 func TestThumbnailGolden(t *testing.T) {
 	f := setup(t)
-	full := mustCapture(t, f.r, Job{URL: f.url("/golden")})
-	half := mustCapture(t, f.r, Job{URL: f.url("/golden"), Scale: 0.5})
-	for _, s := range []Size{Small, Large, {320, 100}, {100, 300}, {640, 200}} {
+	c := mustCapture(t, f.r, Job{URL: f.url("/golden")})
+	for _, s := range []Size{Small, Large, {320, 100}, {100, 300}} {
+		th := Thumbnail(c.Image, s)
 		name := filepath.Join("testdata", "golden-"+s.String()+".png")
-		th := Thumbnail(full.Image, s)
 		if *update {
 			var b bytes.Buffer
 			if err := png.Encode(&b, th); err != nil {
@@ -263,23 +224,15 @@ func TestThumbnailGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cuts := map[string]*image.RGBA{"full scale": th}
-		if CaptureScale(s.W) == 0.5 {
-			cuts["half scale"] = Thumbnail(half.Image, s)
+		if want.Bounds() != th.Bounds() {
+			t.Errorf("%v: %v, golden %v", s, th.Bounds(), want.Bounds())
+			continue
 		}
-		for from, th := range cuts {
-			if want.Bounds() != th.Bounds() {
-				t.Errorf("%v from %s: %v, golden %v", s, from, th.Bounds(), want.Bounds())
-				continue
-			}
-			// JPEG and the rasteriser may differ a little between Chromium
-			// builds, and between scales: the mean difference must be small,
-			// and no pixel far off.
-			mean, worst := imageDiff(th, want)
-			t.Logf("%v from %s: mean %.2f, worst %d", s, from, mean, worst)
-			if mean > 2 || worst > 48 {
-				t.Errorf("%v from %s: differs from %s: mean %.2f, worst %d", s, from, name, mean, worst)
-			}
+		// JPEG and the rasteriser may differ a little between Chromium
+		// builds: the mean difference must be small, and no pixel far off.
+		mean, worst := imageDiff(th, want)
+		if mean > 2 || worst > 48 {
+			t.Errorf("%v: differs from %s: mean %.2f, worst %d", s, name, mean, worst)
 		}
 	}
 }

@@ -21,12 +21,6 @@ import (
 // thumbnail cache, or the page is queued (one load however many ask),
 // captured by the page renderer, and every configured size cut from the
 // one capture, stored and answered — the path tiles take, with pages.
-//
-// A page is captured at the scale its configured sizes need
-// (pagerender.CaptureScale): at half scale for the AST sizes, a quarter
-// of the pixels for Chromium to draw and kiln to cut. A size wider than
-// such a capture is cut from a capture at full scale, kept beside it, and
-// a full-scale capture serves every size.
 
 // PageRenderer captures web pages (pagerender.Renderer).
 type PageRenderer interface {
@@ -64,7 +58,6 @@ type Pages struct {
 	log      *slog.Logger
 	encoders map[imgenc.Format]*imgenc.Encoder
 	thumbs   *pagerender.Thumbnailer // keeps the filters of cfg.Sizes
-	scale    float64                 // of a page load: what the widest of cfg.Sizes needs
 
 	// shared, if set, takes every page load and gives it to whichever
 	// node of a cluster has a free page; queue then runs the ones this
@@ -76,7 +69,6 @@ type Pages struct {
 type PageJob struct {
 	URL      string // canonical
 	FullPage bool
-	Scale    float64 // of the capture (pagerender.CaptureScale); 0 is 1
 }
 
 // SharedPages spreads page loads over the nodes of a cluster
@@ -116,9 +108,6 @@ func NewPages(store ThumbStore, r PageRenderer, cfg PagesConfig, m *metrics.Metr
 	for _, f := range []imgenc.Format{imgenc.PNG, imgenc.JPEG, imgenc.WebP} {
 		p.encoders[f] = imgenc.New(f, 85)
 	}
-	for _, s := range cfg.Sizes {
-		p.scale = max(p.scale, pagerender.CaptureScale(s.W))
-	}
 	p.queue = renderq.New[thumbstore.Entry](renderq.Config{
 		Workers: cfg.Workers, Limits: cfg.QueueLimits, Timeout: cfg.Timeout, Logger: log,
 	})
@@ -156,16 +145,8 @@ var ErrQueued = errors.New("thumbnail queued")
 // from the negative cache) for a page that failed; ErrUnavailable when the
 // page did not load in time or the queue is full; ErrQueued for NoWait.
 func (p *Pages) Thumbnail(ctx context.Context, req ThumbRequest) (Thumb, error) {
-	key := thumbstore.Key{URL: req.URL, FullPage: req.FullPage, Scale: max(p.scale, pagerender.CaptureScale(req.Size.W))}
+	key := thumbstore.Key{URL: req.URL, FullPage: req.FullPage}
 	e, err := p.store.Get(ctx, key)
-	if errors.Is(err, thumbstore.ErrNotFound) && key.Scale < 1 && !req.Refresh {
-		// A capture at full scale, made for a wider size, serves too.
-		full := key
-		full.Scale = 1
-		if fe, ferr := p.store.Get(ctx, full); ferr == nil && !fe.Failed {
-			key, e, err = full, fe, nil
-		}
-	}
 	now := time.Now()
 	switch {
 	case err == nil && !req.Refresh && e.Failed && now.Sub(e.CapturedAt) < p.cfg.NegativeTTL:
@@ -249,7 +230,7 @@ func (p *Pages) submit(ctx context.Context, key thumbstore.Key, prio renderq.Pri
 		}
 		return tk.Wait, nil
 	}
-	tk, err := p.shared.EnqueuePage(ctx, PageJob{URL: key.URL, FullPage: key.FullPage, Scale: key.Scale}, prio)
+	tk, err := p.shared.EnqueuePage(ctx, PageJob{URL: key.URL, FullPage: key.FullPage}, prio)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +258,7 @@ func (p *Pages) submit(ctx context.Context, key thumbstore.Key, prio renderq.Pri
 // shared queue, and returns once it is stored: the shared queue's nodes
 // run its page jobs with it.
 func (p *Pages) LoadHere(ctx context.Context, j PageJob, prio renderq.Priority) error {
-	tk, err := p.submitHere(thumbstore.Key{URL: j.URL, FullPage: j.FullPage, Scale: j.Scale}, prio)
+	tk, err := p.submitHere(thumbstore.Key{URL: j.URL, FullPage: j.FullPage}, prio)
 	if err != nil {
 		return err
 	}
@@ -291,12 +272,11 @@ func (p *Pages) submitHere(key thumbstore.Key, prio renderq.Priority) (*renderq.
 	})
 }
 
-// load captures a page on a queue worker at key's scale and stores the
-// capture with the configured sizes (a scale no less than they need), or
-// the failure.
+// load captures a page on a queue worker and stores the capture with the
+// configured sizes, or the failure.
 func (p *Pages) load(ctx context.Context, key thumbstore.Key) (thumbstore.Entry, error) {
 	start := time.Now()
-	c, err := p.renderer.Capture(ctx, pagerender.Job{URL: key.URL, FullPage: key.FullPage, Scale: key.Scale})
+	c, err := p.renderer.Capture(ctx, pagerender.Job{URL: key.URL, FullPage: key.FullPage})
 	took := time.Since(start)
 	p.metrics.RenderSeconds.WithLabelValues("page", "").Observe(took.Seconds())
 	var pe *pagerender.PageError

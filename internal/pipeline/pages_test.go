@@ -9,7 +9,6 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,26 +25,16 @@ import (
 )
 
 // pageFake stands in for Chromium (whose own tests are in pagerender): it
-// paints a 1024x768 capture at the job's scale whose colour is the load's
-// number, counts loads and notes their scales, can be held, and fails URLs
-// it is told to.
+// paints a 1024x768 capture whose colour is the load's number, counts
+// loads, can be held, and fails URLs it is told to.
 type pageFake struct {
-	loads  atomic.Int32
-	hold   chan struct{}
-	fails  map[string]*pagerender.PageError
-	mu     sync.Mutex
-	scales []float64
+	loads atomic.Int32
+	hold  chan struct{}
+	fails map[string]*pagerender.PageError
 }
 
 func (f *pageFake) Capture(ctx context.Context, job pagerender.Job) (*pagerender.Capture, error) {
 	n := f.loads.Add(1)
-	scale := job.Scale
-	if scale == 0 {
-		scale = 1
-	}
-	f.mu.Lock()
-	f.scales = append(f.scales, scale)
-	f.mu.Unlock()
 	if f.hold != nil {
 		select {
 		case <-f.hold:
@@ -56,7 +45,7 @@ func (f *pageFake) Capture(ctx context.Context, job pagerender.Job) (*pagerender
 	if pe := f.fails[job.URL]; pe != nil {
 		return nil, pe
 	}
-	img := image.NewRGBA(image.Rect(0, 0, int(1024*scale), int(768*scale)))
+	img := image.NewRGBA(image.Rect(0, 0, 1024, 768))
 	draw.Draw(img, img.Rect, image.NewUniform(color.RGBA{uint8(n * 40), 0, 200, 255}), image.Point{}, draw.Src)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
@@ -143,43 +132,6 @@ func TestThumbnailMissThenHit(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(f.metrics.Renders.WithLabelValues("page", "thumbnail", "ok")); got != 1 {
 		t.Errorf("%v page renders counted, want 1", got)
-	}
-}
-
-// A page is loaded at the scale its sizes need: half for the configured
-// AST sizes, full for a wider size asked or configured; a capture at full
-// scale serves the narrow sizes too.
-func TestCaptureScaleBySize(t *testing.T) {
-	wide := pagerender.Size{W: 800, H: 600}
-	tests := []struct {
-		name   string
-		sizes  []pagerender.Size
-		asked  []pagerender.Size // one after the other, for one URL
-		scales []float64         // of the page loads they made
-	}{
-		{"ast sizes", nil, []pagerender.Size{pagerender.Large, pagerender.Small, {W: 512, H: 100}}, []float64{0.5}},
-		{"wider asked later", nil, []pagerender.Size{pagerender.Small, wide, pagerender.Large, wide}, []float64{0.5, 1}},
-		{"wider asked first", nil, []pagerender.Size{wide, pagerender.Small, pagerender.Large}, []float64{1}},
-		{"wider configured", []pagerender.Size{pagerender.Small, wide}, []pagerender.Size{pagerender.Small, wide, {W: 1024, H: 768}}, []float64{1}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newPagesFixture(t, &pageFake{}, PagesConfig{Sizes: tc.sizes})
-			for _, s := range tc.asked {
-				th, err := f.p.Thumbnail(context.Background(), thumbReq("http://example.com/", s, imgenc.JPEG))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if size, _ := decodeSize(t, th.Data); size != image.Pt(s.W, s.H) {
-					t.Errorf("%v: size %v", s, size)
-				}
-			}
-			f.r.mu.Lock()
-			defer f.r.mu.Unlock()
-			if !slices.Equal(f.r.scales, tc.scales) {
-				t.Errorf("loads at scales %v, want %v", f.r.scales, tc.scales)
-			}
-		})
 	}
 }
 

@@ -79,9 +79,8 @@ func (a renderArgs) job() pipeline.Job {
 
 // pageArgs is a page job's payload: pipeline.PageJob in river's JSON.
 type pageArgs struct {
-	URL      string  `json:"url"`
-	FullPage bool    `json:"full_page"`
-	Scale    float64 `json:"scale,omitempty"`
+	URL      string `json:"url"`
+	FullPage bool   `json:"full_page"`
 }
 
 func (pageArgs) Kind() string { return "kiln_page" }

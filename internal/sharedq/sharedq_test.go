@@ -347,11 +347,10 @@ func TestPagesAcrossNodes(t *testing.T) {
 	}
 	loader := open(2, load)
 	asker := open(0, nil) // a node without a browser, or kiln thumb
-	// A capture at half scale is a job of its own, which keeps its scale.
 	pages := []pipeline.PageJob{{URL: "https://a.example/"}, {URL: "https://a.example/", FullPage: true},
-		{URL: "https://a.example/", Scale: 0.5}, {URL: "https://b.example/"}, {URL: "https://broken.example/"}}
+		{URL: "https://b.example/"}, {URL: "https://broken.example/"}}
 	var wg sync.WaitGroup
-	for i := range 20 {
+	for i := range 16 {
 		wg.Go(func() {
 			j := pages[i%len(pages)]
 			q := []*Queue{loader, asker}[i%2]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"kiln/internal/objstore"
 )
@@ -49,7 +50,7 @@ func (s *S3) Get(ctx context.Context, k Key) (Entry, error) {
 		return Entry{}, s.fail(err)
 	}
 	var e Entry
-	if err := json.Unmarshal(b, &e); err != nil || !k.owns(e) {
+	if err := json.Unmarshal(b, &e); err != nil || e.URL != k.URL || e.FullPage != k.FullPage {
 		return Entry{}, ErrNotFound // a page to capture again, as Files has it
 	}
 	return e, nil
@@ -59,7 +60,8 @@ func (s *S3) Get(ctx context.Context, k Key) (Entry, error) {
 // thumbnails, replacing what the store had.
 func (s *S3) PutCapture(ctx context.Context, k Key, e Entry, capture []byte, thumbs map[string][]byte) error {
 	dir := pageKey(k)
-	k.stamp(&e, false)
+	e.URL, e.FullPage, e.Failed = k.URL, k.FullPage, false
+	e.Generation = time.Now().UnixNano()
 	gen := strconv.FormatInt(e.Generation, 10)
 	if _, err := s.b.Put(ctx, dir+gen+".capture.jpeg", capture, nil); err != nil {
 		return s.fail(err)
@@ -79,7 +81,7 @@ func (s *S3) PutCapture(ctx context.Context, k Key, e Entry, capture []byte, thu
 // PutFailure records that a page failed, keeping nothing else of it.
 func (s *S3) PutFailure(ctx context.Context, k Key, e Entry) error {
 	dir := pageKey(k)
-	k.stamp(&e, true)
+	e.URL, e.FullPage, e.Failed, e.Generation = k.URL, k.FullPage, true, 0
 	if err := s.putRecord(ctx, dir, e); err != nil {
 		return err
 	}

@@ -33,53 +33,20 @@ import (
 type Key struct {
 	URL      string // canonical (see netguard.ParseURL)
 	FullPage bool
-	// Scale is the capture's device pixels per CSS pixel (see
-	// pagerender.CaptureScale); 0 is 1. A page may have a capture at
-	// each scale, each with its thumbnails.
-	Scale float64
 }
 
-// ID is the key's file name: a SHA-256 of its parts. A key at scale 1
-// has the ID it had before captures had scales.
+// ID is the key's file name: a SHA-256 of its parts.
 func (k Key) ID() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "v1\n%s\n%t", k.URL, k.FullPage)
-	if s := k.recordScale(); s != 0 {
-		fmt.Fprintf(h, "\n%g", s)
-	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// recordScale is the key's scale as a record holds it: 0 for 1.
-func (k Key) recordScale() float64 {
-	if k.Scale == 1 {
-		return 0
-	}
-	return k.Scale
-}
-
-// owns reports whether e is the record of k (and not of a page whose key
-// has the same ID, or a damaged one).
-func (k Key) owns(e Entry) bool {
-	return e.URL == k.URL && e.FullPage == k.FullPage && e.Scale == k.recordScale()
-}
-
-// stamp makes e the record of k, a capture or a failure.
-func (k Key) stamp(e *Entry, failed bool) {
-	e.URL, e.FullPage, e.Scale, e.Failed = k.URL, k.FullPage, k.recordScale(), failed
-	if failed {
-		e.Generation = 0
-	} else {
-		e.Generation = time.Now().UnixNano()
-	}
 }
 
 // Entry is the record of a page.
 type Entry struct {
 	URL        string    `json:"url"`
 	FullPage   bool      `json:"full_page"`
-	Scale      float64   `json:"scale,omitempty"` // of the capture; 0 for 1
-	Generation int64     `json:"generation"`      // of the capture and thumbnails; 0 for a failure
+	Generation int64     `json:"generation"` // of the capture and thumbnails; 0 for a failure
 	CapturedAt time.Time `json:"captured_at"`
 	FinalURL   string    `json:"final_url,omitempty"`
 	Title      string    `json:"title,omitempty"`
@@ -122,7 +89,7 @@ func (s *Files) Get(_ context.Context, k Key) (Entry, error) {
 		return Entry{}, fmt.Errorf("thumbnail cache: %w", err)
 	}
 	var e Entry
-	if err := json.Unmarshal(b, &e); err != nil || !k.owns(e) {
+	if err := json.Unmarshal(b, &e); err != nil || e.URL != k.URL || e.FullPage != k.FullPage {
 		// A damaged record is a page to capture again.
 		return Entry{}, ErrNotFound
 	}
@@ -137,7 +104,8 @@ func (s *Files) PutCapture(_ context.Context, k Key, e Entry, capture []byte, th
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("thumbnail cache: %w", err)
 	}
-	k.stamp(&e, false)
+	e.URL, e.FullPage, e.Failed = k.URL, k.FullPage, false
+	e.Generation = time.Now().UnixNano()
 	gen := strconv.FormatInt(e.Generation, 10)
 	if err := writeFile(filepath.Join(dir, gen+".capture.jpeg"), capture); err != nil {
 		return err
@@ -160,7 +128,7 @@ func (s *Files) PutFailure(_ context.Context, k Key, e Entry) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("thumbnail cache: %w", err)
 	}
-	k.stamp(&e, true)
+	e.URL, e.FullPage, e.Failed, e.Generation = k.URL, k.FullPage, true, 0
 	if err := s.putRecord(dir, e); err != nil {
 		return err
 	}

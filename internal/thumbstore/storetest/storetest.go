@@ -79,25 +79,6 @@ func testRoundTrip(t *testing.T, s Store, b Backend) {
 	if _, err := s.Get(ctx, thumbstore.Key{URL: k.URL, FullPage: true}); !errors.Is(err, thumbstore.ErrNotFound) {
 		t.Errorf("full page shares the viewport capture: %v", err)
 	}
-	// A capture at half scale is another capture; scale 1 is scale 0.
-	if e1, err := s.Get(ctx, thumbstore.Key{URL: k.URL, Scale: 1}); err != nil || e1 != e {
-		t.Errorf("scale 1 is not scale 0: %+v %v", e1, err)
-	}
-	half := thumbstore.Key{URL: k.URL, Scale: 0.5}
-	if _, err := s.Get(ctx, half); !errors.Is(err, thumbstore.ErrNotFound) {
-		t.Errorf("half scale shares the scale 1 capture: %v", err)
-	}
-	if err := s.PutCapture(ctx, half, thumbstore.Entry{CapturedAt: now}, []byte("capture-half"), nil); err != nil {
-		t.Fatal(err)
-	}
-	if eh, err := s.Get(ctx, half); err != nil || eh.Scale != 0.5 {
-		t.Errorf("half scale entry %+v %v", eh, err)
-	} else if got, err := s.Capture(ctx, half, eh); err != nil || string(got) != "capture-half" {
-		t.Errorf("half scale capture %q %v", got, err)
-	}
-	if got, err := s.Capture(ctx, k, e); err != nil || string(got) != "capture-1" {
-		t.Errorf("capture after the half scale one %q %v", got, err)
-	}
 
 	// A new capture replaces the old files; a failure replaces everything.
 	time.Sleep(time.Millisecond)
