@@ -19,12 +19,14 @@
 // are dismissed and downloads refused.
 //
 // A page's time and CPU are mostly Chromium's, so the renderer spares it
-// what it can: a tab is opened ahead for the next page, so that its start
-// is not in the page's time; the DevTools domains nothing reads are off;
-// hosts the proxy refused that the page asks for again are failed in its
-// own renderer; a page loads unseen, in a minimized window, and is shown
-// at its load event; its tab is closed before its capture is decoded; and
-// thumbnails are cut with filters and buffers kept from page to page.
+// what it can: its shared memory stays in /dev/shm where that has room,
+// not in files on disk; a tab is opened ahead for the next page, so that
+// its start is not in the page's time; the DevTools domains nothing reads
+// are off; hosts the proxy refused that the page asks for again are failed
+// in its own renderer; a page loads unseen, in a minimized window, and is
+// shown at its load event; its tab is closed before its capture is
+// decoded; and thumbnails are cut with filters and buffers kept from page
+// to page.
 package pagerender
 
 import (

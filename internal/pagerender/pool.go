@@ -70,7 +70,6 @@ var chromiumFlags = map[string]any{
 	"disable-sync":                           true,
 	"disable-extensions":                     true,
 	"disable-default-apps":                   true,
-	"disable-dev-shm-usage":                  true,
 	"hide-scrollbars":                        true,
 	"mute-audio":                             true,
 	"disable-background-timer-throttling":    true,
@@ -87,6 +86,28 @@ var chromiumFlags = map[string]any{
 	"metrics-recording-only":                 true,
 	"password-store":                         "basic",
 	"use-mock-keychain":                      true,
+}
+
+// Chromium keeps the shared memory of its processes (IPC buffers, the
+// bitmaps and tiles passed between renderer, GPU process and browser) in
+// /dev/shm. Where /dev/shm is too small, as Docker's 64 MiB is, pages
+// crash, and it is told to use files in the temporary directory instead
+// (--disable-dev-shm-usage, which puppeteer passes everywhere). That
+// directory is on disk on most machines, this one included: the shared
+// memory then costs page faults on a journalled file system and write-back
+// I/O. With /dev/shm the saved pages of bench/thumbs.sh, 4 at a time, took
+// 8 % less Chromium CPU (0.402 against 0.436 CPU-s a page) and made 9 %
+// more pages a second (4.16 against 3.83, faster in 10 rounds of 10,
+// alternating).
+const devShmRoom = 512 << 20
+
+// roomIn reports whether the file system of dir has min bytes free.
+func roomIn(dir string, min uint64) bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return uint64(st.Bavail)*uint64(st.Bsize) >= min
 }
 
 // Debian's two builds of Chromium, in order of preference.
@@ -350,6 +371,9 @@ func (p *pool) start(ctx context.Context) (*instance, error) {
 	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(p.binary)}
 	for name, v := range chromiumFlags {
 		opts = append(opts, chromedp.Flag(name, v))
+	}
+	if !roomIn("/dev/shm", devShmRoom) {
+		opts = append(opts, chromedp.Flag("disable-dev-shm-usage", true))
 	}
 	for _, f := range p.flags {
 		name, v, ok := strings.Cut(strings.TrimPrefix(f, "--"), "=")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -530,4 +531,44 @@ func TestSlotBackBeforeTabsClose(t *testing.T) {
 	}
 	release()
 	first.Done()
+}
+
+func TestRoomIn(t *testing.T) {
+	t.Parallel() // no browser
+	tests := []struct {
+		dir  string
+		min  uint64
+		want bool
+	}{
+		{t.TempDir(), 1, true},
+		{t.TempDir(), 1 << 62, false}, // no disk is that big
+		{filepath.Join(t.TempDir(), "missing"), 1, false},
+	}
+	for _, tc := range tests {
+		if got := roomIn(tc.dir, tc.min); got != tc.want {
+			t.Errorf("roomIn(%s, %d) = %v, want %v", tc.dir, tc.min, got, tc.want)
+		}
+	}
+}
+
+// TestSharedMemory: the browser keeps its shared memory in /dev/shm when
+// that has room, and is told to use files elsewhere otherwise.
+func TestSharedMemory(t *testing.T) {
+	f := setup(t)
+	mustCapture(t, f.r, Job{URL: f.url("/?shm=1")})
+	flagged := false
+	found := false
+	for _, p := range browserTree(browserPid(f.r)) {
+		if !strings.Contains(p.cmdline, "--user-data-dir=") || strings.Contains(p.cmdline, "--type=") {
+			continue // not the browser process
+		}
+		found = true
+		flagged = strings.Contains(p.cmdline, "--disable-dev-shm-usage")
+	}
+	if !found {
+		t.Fatal("no browser process")
+	}
+	if want := !roomIn("/dev/shm", devShmRoom); flagged != want {
+		t.Errorf("--disable-dev-shm-usage %v, want %v (/dev/shm has room: %v)", flagged, want, !want)
+	}
 }
