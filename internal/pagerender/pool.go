@@ -88,11 +88,12 @@ var chromiumFlags = map[string]any{
 	"use-mock-keychain":                      true,
 }
 
-// Chromium keeps the shared memory of its processes (IPC buffers, the
-// bitmaps and tiles passed between renderer, GPU process and browser) in
-// /dev/shm. Where /dev/shm is too small, as Docker's 64 MiB is, pages
-// crash, and it is told to use files in the temporary directory instead
-// (--disable-dev-shm-usage, which puppeteer passes everywhere). That
+// devShmRoom is the free space /dev/shm needs for Chromium to keep its
+// shared memory there: the IPC buffers, bitmaps and tiles passed between
+// renderers, GPU process and browser, tens of MiB a page. Where /dev/shm
+// is smaller, as Docker's 64 MiB is, pages crash, and Chromium is told to
+// use files in the temporary directory instead (--disable-dev-shm-usage,
+// which puppeteer passes everywhere). That
 // directory is on disk on most machines, this one included: the shared
 // memory then costs page faults on a journalled file system and write-back
 // I/O. With /dev/shm the saved pages of bench/thumbs.sh, 4 at a time, took
@@ -101,13 +102,13 @@ var chromiumFlags = map[string]any{
 // alternating).
 const devShmRoom = 512 << 20
 
-// roomIn reports whether the file system of dir has min bytes free.
-func roomIn(dir string, min uint64) bool {
+// roomIn reports whether the file system of dir has need bytes free.
+func roomIn(dir string, need uint64) bool {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return false
 	}
-	return uint64(st.Bavail)*uint64(st.Bsize) >= min
+	return uint64(st.Bavail)*uint64(st.Bsize) >= need
 }
 
 // Debian's two builds of Chromium, in order of preference.

@@ -537,7 +537,7 @@ func TestRoomIn(t *testing.T) {
 	t.Parallel() // no browser
 	tests := []struct {
 		dir  string
-		min  uint64
+		need uint64
 		want bool
 	}{
 		{t.TempDir(), 1, true},
@@ -545,8 +545,8 @@ func TestRoomIn(t *testing.T) {
 		{filepath.Join(t.TempDir(), "missing"), 1, false},
 	}
 	for _, tc := range tests {
-		if got := roomIn(tc.dir, tc.min); got != tc.want {
-			t.Errorf("roomIn(%s, %d) = %v, want %v", tc.dir, tc.min, got, tc.want)
+		if got := roomIn(tc.dir, tc.need); got != tc.want {
+			t.Errorf("roomIn(%s, %d) = %v, want %v", tc.dir, tc.need, got, tc.want)
 		}
 	}
 }

@@ -655,20 +655,26 @@ func poll(t *testing.T, p *proc, what string, ready func() error) {
 }
 
 // startApache runs Apache in one process with conf (its logs in ap) and
-// waits until it answers at url. mod_tile makes a System V shared memory
-// segment at start, keyed by ftok of /tmp/httpd_shm.PID (the low bits of
-// that file's inode). In one run of the whole suite, with other packages'
-// tests starting processes and files by the thousand, Apache exited at
-// start with "Failed to create shared memory segment ... File exists" and
-// no such file or segment was left afterwards: a pid or key that came
-// round again while another lived, by all signs. Such a start is tried
-// again, twice at most; any other failure fails the test.
+// waits until it answers at url. mod_tile makes two POSIX shared memory
+// objects at start, named after Apache's pid (modTileShm), and Apache run
+// with -X and stopped with SIGTERM leaves them in /dev/shm: each start of
+// the suite left two, and a later Apache that got the same pid exited at
+// start with "Failed to create shared memory segment ... File exists"
+// (seen once). So each Apache's objects are removed once it has stopped,
+// and a start that finds one left by something else is tried again, twice
+// at most; any other failure fails the test.
 func startApache(t *testing.T, dir, ap, conf, apache, url string, logs ...string) *proc {
 	t.Helper()
 	errorLog := filepath.Join(ap, "error.log")
 	for attempt := 1; ; attempt++ {
 		os.Remove(errorLog)
 		p := start(t, "apache2", dir, filepath.Join(ap, "stderr.log"), apache, "-X", "-f", conf)
+		t.Cleanup(func() {
+			p.stop()
+			for _, name := range modTileShm(p.cmd.Process.Pid) {
+				os.Remove(filepath.Join("/dev/shm", name))
+			}
+		})
 		p.logs = append(append(p.logs, errorLog), logs...)
 		if attempt == 3 || !shmClash(p, url, errorLog) {
 			waitHTTP(t, p, url, 0)
@@ -676,6 +682,28 @@ func startApache(t *testing.T, dir, ap, conf, apache, url string, logs ...string
 		}
 		t.Logf("apache2 could not make mod_tile's shared memory, starting it again:\n%s", tailFile(errorLog, 3))
 	}
+}
+
+// modTileShm are the names in /dev/shm of the shared memory mod_tile makes
+// in an Apache of that pid. mod_tile names it after the files
+// /tmp/httpd_shm.PID and /tmp/httpd_shm_delay.PID, and APR (shm.c,
+// make_shm_open_safe_name) turns a file name into "ShM.%xH%x" of two
+// 32-bit hashes of it: times 33 (apr_hashfunc_default), and Sedgewick's.
+func modTileShm(pid int) []string {
+	var names []string
+	for _, file := range []string{"/tmp/httpd_shm.", "/tmp/httpd_shm_delay."} {
+		file += strconv.Itoa(pid)
+		var h1, h2 uint32
+		a := uint32(63689)
+		for i := range len(file) {
+			c := uint32(file[i])
+			h1 = h1*33 + c
+			h2 = h2*a + c
+			a *= 378551
+		}
+		names = append(names, fmt.Sprintf("ShM.%xH%x", h1, h2))
+	}
+	return names
 }
 
 // shmClash waits until p answers at url or exits, and reports whether it
@@ -950,5 +978,22 @@ func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestModTileShmNames: the names are those APR gave mod_tile's shared
+// memory in Apaches of these pids (found left in /dev/shm).
+func TestModTileShmNames(t *testing.T) {
+	tests := []struct {
+		pid  int
+		want []string
+	}{
+		{430, []string{"ShM.1ed4aedfHcd6d159f", "ShM.c8e2fa2dH1d37924d"}},
+		{3824, []string{"ShM.f96a1419Hb12e1251", "ShM.e541c927H5f630d4f"}},
+	}
+	for _, tc := range tests {
+		if got := modTileShm(tc.pid); !slices.Equal(got, tc.want) {
+			t.Errorf("modTileShm(%d) = %v, want %v", tc.pid, got, tc.want)
+		}
 	}
 }
