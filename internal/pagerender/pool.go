@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
 	"strconv"
@@ -90,17 +91,27 @@ var chromiumFlags = map[string]any{
 
 // devShmRoom is the free space /dev/shm needs for Chromium to keep its
 // shared memory there: the IPC buffers, bitmaps and tiles passed between
-// renderers, GPU process and browser, tens of MiB a page. Where /dev/shm
-// is smaller, as Docker's 64 MiB is, pages crash, and Chromium is told to
-// use files in the temporary directory instead (--disable-dev-shm-usage,
-// which puppeteer passes everywhere). That
-// directory is on disk on most machines, this one included: the shared
-// memory then costs page faults on a journalled file system and write-back
-// I/O. With /dev/shm the saved pages of bench/thumbs.sh, 4 at a time, took
-// 8 % less Chromium CPU (0.402 against 0.436 CPU-s a page) and made 9 %
-// more pages a second (4.16 against 3.83, faster in 10 rounds of 10,
-// alternating).
+// renderers, GPU process and browser (at most 32 MiB with the 4 pages of
+// bench/thumbs.sh in flight). Where /dev/shm is smaller, as Docker's
+// 64 MiB is, pages crash, and Chromium is told to use files in the
+// temporary directory instead (--disable-dev-shm-usage, which puppeteer
+// passes everywhere). That directory is on disk on most machines, this
+// one included: the shared memory then costs page faults on a journalled
+// file system and write-back I/O. With /dev/shm the saved pages of
+// bench/thumbs.sh, 4 at a time, took 8 % less Chromium CPU (0.402 against
+// 0.436 CPU-s a page) and made 9 % more pages a second (4.16 against
+// 3.83, faster in 10 rounds of 10, alternating).
 const devShmRoom = 512 << 20
+
+// browserFlags are chromiumFlags for a machine whose shared memory
+// directory is shm.
+func browserFlags(shm string) map[string]any {
+	flags := maps.Clone(chromiumFlags)
+	if !roomIn(shm, devShmRoom) {
+		flags["disable-dev-shm-usage"] = true
+	}
+	return flags
+}
 
 // roomIn reports whether the file system of dir has need bytes free.
 func roomIn(dir string, need uint64) bool {
@@ -370,11 +381,8 @@ const browserStart = 30 * time.Second
 // start launches a browser. Called with p.mu held: pages wait for it.
 func (p *pool) start(ctx context.Context) (*instance, error) {
 	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(p.binary)}
-	for name, v := range chromiumFlags {
+	for name, v := range browserFlags("/dev/shm") {
 		opts = append(opts, chromedp.Flag(name, v))
-	}
-	if !roomIn("/dev/shm", devShmRoom) {
-		opts = append(opts, chromedp.Flag("disable-dev-shm-usage", true))
 	}
 	for _, f := range p.flags {
 		name, v, ok := strings.Cut(strings.TrimPrefix(f, "--"), "=")

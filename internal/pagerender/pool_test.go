@@ -551,8 +551,32 @@ func TestRoomIn(t *testing.T) {
 	}
 }
 
-// TestSharedMemory: the browser keeps its shared memory in /dev/shm when
-// that has room, and is told to use files elsewhere otherwise.
+// TestBrowserFlags: --disable-dev-shm-usage only where the shared memory
+// directory lacks room, the other flags either way.
+func TestBrowserFlags(t *testing.T) {
+	t.Parallel() // no browser
+	for _, tc := range []struct {
+		shm     string
+		flagged bool
+	}{
+		{t.TempDir(), false}, // room to spare
+		{filepath.Join(t.TempDir(), "missing"), true},
+	} {
+		flags := browserFlags(tc.shm)
+		if _, flagged := flags["disable-dev-shm-usage"]; flagged != tc.flagged {
+			t.Errorf("%s: --disable-dev-shm-usage %v, want %v", tc.shm, flagged, tc.flagged)
+		}
+		if flags["proxy-server"] != chromiumFlags["proxy-server"] || len(flags) < len(chromiumFlags) {
+			t.Errorf("%s: flags %v lost some of %v", tc.shm, flags, chromiumFlags)
+		}
+	}
+	if _, ok := chromiumFlags["disable-dev-shm-usage"]; ok {
+		t.Error("browserFlags changed chromiumFlags")
+	}
+}
+
+// TestSharedMemory: the browser kiln starts has the flags browserFlags
+// gives for /dev/shm.
 func TestSharedMemory(t *testing.T) {
 	f := setup(t)
 	mustCapture(t, f.r, Job{URL: f.url("/?shm=1")})
