@@ -19,7 +19,9 @@
 #
 # Env: PEER=1|0  CONCS="1 4"  LIMIT=0 (pages; 0 = all)
 #      ROUNDS=5 (kiln and the peer alternate round by round; the medians are
-#        the figures: one round's ratio swings by a fifth on a shared machine)
+#        the figures: one round's ratio swings by a fifth on a shared machine;
+#        the goal is met when the ratio of the medians and the median of the
+#        rounds' own ratios both reach it)
 #      PORT=8094 (kiln)  PAGES_PORT=8089  OUT=/tmp/kiln-bench-thumbs
 #      PAGES=../shared/data/pages  PEER_DIR=../shared/peers/thumbs
 #      CACHED_N=500 CACHED_C=1  CLI=0|1 (also kiln thumb, the CLI, per C)
@@ -262,10 +264,15 @@ for c in concs:
         print(f"ratio pages/s at c={c}: n/a (no peer run; kiln {kp} pages/s)")
         continue
     pp = med([r[0] for r in p])
-    goal = f"goal >= 2: {met(kp / pp >= 2)}; " if c == maxc else "no goal; "
+    # Each round's two runs are minutes apart, so a round's own ratio is
+    # free of the machine's drift between rounds; the goal must hold for
+    # the ratio of the medians and for the median of the rounds' ratios.
+    paired = [a[0] / b[0] for a, b in zip(k, p)] if len(k) == len(p) > 1 else []
+    ok = kp / pp >= 2 and (not paired or statistics.median(paired) >= 2)
+    goal = f"goal >= 2: {met(ok)}; " if c == maxc else "no goal; "
     print(f"ratio pages/s at c={c}: {kp / pp:.2f} ({goal}kiln {kp}, peer {pp}{n})")
-    if len(k) == len(p) > 1:
-        print(f"  round by round: {', '.join(f'{a[0] / b[0]:.2f}' for a, b in zip(k, p))}")
+    if paired:
+        print(f"  round by round: {', '.join(f'{r:.2f}' for r in paired)}; median {statistics.median(paired):.2f}")
 k, p = rows("kiln-c*-r*.row"), rows("peer-c*-r*.row")
 if k:
     km = max(r[4] for r in k)
