@@ -252,6 +252,9 @@ import glob, os, statistics, sys
 out, maxc, concs = sys.argv[1], sys.argv[2], sys.argv[3].split()
 def rows(pat):
     return [list(map(float, open(f).read().split())) for f in sorted(glob.glob(os.path.join(out, pat)))]
+def by_round(pat):  # round number -> row
+    return {int(f.rsplit("-r", 1)[1].removesuffix(".row")): list(map(float, open(f).read().split()))
+            for f in glob.glob(os.path.join(out, pat))}
 med = lambda xs: statistics.median_low(xs) if xs else None
 met = lambda ok: "met" if ok else "NOT met"
 for c in concs:
@@ -266,13 +269,16 @@ for c in concs:
     pp = med([r[0] for r in p])
     # Each round's two runs are minutes apart, so a round's own ratio is
     # free of the machine's drift between rounds; the goal must hold for
-    # the ratio of the medians and for the median of the rounds' ratios.
-    paired = [a[0] / b[0] for a, b in zip(k, p)] if len(k) == len(p) > 1 else []
-    ok = kp / pp >= 2 and (not paired or statistics.median(paired) >= 2)
+    # the ratio of the medians and for the median of the rounds' ratios
+    # (rounds where both sides ran).
+    kr, pr = by_round(f"kiln-c{c}-r*.row"), by_round(f"peer-c{c}-r*.row")
+    paired = [kr[r][0] / pr[r][0] for r in sorted(kr.keys() & pr.keys())]
+    pm = statistics.median(paired) if len(paired) > 1 else None
+    ok = kp / pp >= 2 and (pm is None or pm >= 2)
     goal = f"goal >= 2: {met(ok)}; " if c == maxc else "no goal; "
     print(f"ratio pages/s at c={c}: {kp / pp:.2f} ({goal}kiln {kp}, peer {pp}{n})")
-    if paired:
-        print(f"  round by round: {', '.join(f'{r:.2f}' for r in paired)}; median {statistics.median(paired):.2f}")
+    if pm is not None:
+        print(f"  round by round: {', '.join(f'{r:.2f}' for r in paired)}; median {pm:.2f}")
 k, p = rows("kiln-c*-r*.row"), rows("peer-c*-r*.row")
 if k:
     km = max(r[4] for r in k)

@@ -638,19 +638,41 @@ func tailFile(path string, n int) string {
 // that takes longer than pollTimeout or if p exits meanwhile.
 func poll(t *testing.T, p *proc, what string, ready func() error) {
 	t.Helper()
+	pollFailed(t, p, what, await(p, ready))
+}
+
+// errExited is await's answer when the process ended before it was ready.
+var errExited = errors.New("exited")
+
+// await calls ready every 50 ms until it succeeds (nil), p ends without
+// being asked to (errExited) or pollTimeout has passed (ready's last
+// error).
+func await(p *proc, ready func() error) error {
 	deadline := time.Now().Add(pollTimeout)
 	for {
 		err := ready()
 		if err == nil {
-			return
+			return nil
 		}
 		if p.exitedEarly() {
-			t.Fatalf("%s exited before %s: %v\n%s", p.name, what, p.err, p.tail())
+			return errExited
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no %s within %v: %v\n%s", p.name, what, pollTimeout, err, p.tail())
+			return err
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// pollFailed fails the test with what await's err says of p, if anything.
+func pollFailed(t *testing.T, p *proc, what string, err error) {
+	t.Helper()
+	switch {
+	case err == nil:
+	case errors.Is(err, errExited):
+		t.Fatalf("%s exited before %s: %v\n%s", p.name, what, p.err, p.tail())
+	default:
+		t.Fatalf("%s: no %s within %v: %v\n%s", p.name, what, pollTimeout, err, p.tail())
 	}
 }
 
@@ -676,8 +698,9 @@ func startApache(t *testing.T, dir, ap, conf, apache, url string, logs ...string
 			}
 		})
 		p.logs = append(append(p.logs, errorLog), logs...)
-		if attempt == 3 || !shmClash(p, url, errorLog) {
-			waitHTTP(t, p, url, 0)
+		err := await(p, answers(url, 0))
+		if attempt == 3 || !errors.Is(err, errExited) || !logHas(errorLog, "Failed to create shared memory segment") {
+			pollFailed(t, p, "answer at "+url, err)
 			return p
 		}
 		t.Logf("apache2 could not make mod_tile's shared memory, starting it again:\n%s", tailFile(errorLog, 3))
@@ -706,28 +729,22 @@ func modTileShm(pid int) []string {
 	return names
 }
 
-// shmClash waits until p answers at url or exits, and reports whether it
-// exited for want of its shared memory.
-func shmClash(p *proc, url, errorLog string) bool {
-	deadline := time.Now().Add(pollTimeout)
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get(url); err == nil {
-			resp.Body.Close()
-			return false
-		}
-		if p.exitedEarly() {
-			b, _ := os.ReadFile(errorLog)
-			return bytes.Contains(b, []byte("Failed to create shared memory segment"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
+// logHas reports whether the file at path holds text.
+func logHas(path, text string) bool {
+	b, _ := os.ReadFile(path)
+	return bytes.Contains(b, []byte(text))
 }
 
 // waitHTTP waits until url answers with status want (any status if 0).
 func waitHTTP(t *testing.T, p *proc, url string, want int) {
 	t.Helper()
-	poll(t, p, "answer at "+url, func() error {
+	poll(t, p, "answer at "+url, answers(url, want))
+}
+
+// answers is a readiness check for poll and await: url answers, with
+// status want (any status if 0).
+func answers(url string, want int) func() error {
+	return func() error {
 		resp, err := client.Get(url)
 		if err != nil {
 			return err
@@ -738,7 +755,7 @@ func waitHTTP(t *testing.T, p *proc, url string, want int) {
 			return fmt.Errorf("status %s", resp.Status)
 		}
 		return nil
-	})
+	}
 }
 
 // waitUnix waits until something accepts connections on a Unix socket.
